@@ -1,0 +1,105 @@
+"""Events a node agent emits (stream AGENT, subjects agent.v1.<node_id>.*)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from pydantic import Field
+
+from shared.events.base import Contract, Event
+
+
+class _AgentEvent(Event):
+    PRODUCER: ClassVar[str] = "agent"
+
+
+class GpuInfo(Contract):
+    uuid: str
+    index: int
+    model: str
+    memory_mib: int
+    mig_mode: bool = False
+
+
+class RunningWorkload(Contract):
+    job_id: str
+    allocation_id: str
+    replica: int
+    pid: int
+
+
+class NodeRegistered(_AgentEvent):
+    TYPE: ClassVar[str] = "agent.v1.registered"
+    SUBJECT: ClassVar[str] = "agent.v1.{node_id}.registered"
+    ENTITY_FIELD: ClassVar[str | None] = "node_id"
+    node_id: str
+    hostname: str
+    backend: str  # nvml | simulated
+    gpus: list[GpuInfo]
+    labels: dict[str, str] = Field(default_factory=dict)
+    # What still runs after an agent restart, so the scheduler can reconcile.
+    running: list[RunningWorkload] = Field(default_factory=list)
+
+
+class Heartbeat(_AgentEvent):
+    TYPE: ClassVar[str] = "agent.v1.heartbeat"
+    SUBJECT: ClassVar[str] = "agent.v1.{node_id}.heartbeat"
+    ENTITY_FIELD: ClassVar[str | None] = "node_id"
+    node_id: str
+    running: list[RunningWorkload] = Field(default_factory=list)
+
+
+class WorkloadStarted(_AgentEvent):
+    TYPE: ClassVar[str] = "agent.v1.workload.started"
+    SUBJECT: ClassVar[str] = "agent.v1.{node_id}.workload.started"
+    ENTITY_FIELD: ClassVar[str | None] = "allocation_id"
+    node_id: str
+    job_id: str
+    allocation_id: str
+    replica: int
+    pid: int
+    epoch: int
+
+
+class WorkloadExited(_AgentEvent):
+    TYPE: ClassVar[str] = "agent.v1.workload.exited"
+    SUBJECT: ClassVar[str] = "agent.v1.{node_id}.workload.exited"
+    ENTITY_FIELD: ClassVar[str | None] = "allocation_id"
+    node_id: str
+    job_id: str
+    allocation_id: str
+    replica: int
+    exit_code: int
+    # True for an inference replica the agent restarts on its own.
+    will_restart: bool = False
+    # True when the exit followed a stop command (cancel, preemption), not the workload's own end.
+    stopped: bool = False
+
+
+class UsageSampled(_AgentEvent):
+    """One GPU's usage over the window that ended at occurred_at."""
+
+    TYPE: ClassVar[str] = "agent.v1.usage.sampled"
+    SUBJECT: ClassVar[str] = "agent.v1.{node_id}.usage.sampled"
+    ENTITY_FIELD: ClassVar[str | None] = "gpu_uuid"
+    node_id: str
+    gpu_uuid: str
+    gpu_model: str
+    window_s: float = Field(gt=0)
+    utilization_pct: float = Field(ge=0, le=100)
+    memory_used_mib: int = Field(ge=0)
+    power_w: float = Field(ge=0)
+    # Joules since the previous sample; after a counter reset, the energy counted since the reset.
+    energy_j: float = Field(ge=0)
+    counter_reset: bool = False
+
+
+class HealthChanged(_AgentEvent):
+    TYPE: ClassVar[str] = "agent.v1.health.changed"
+    SUBJECT: ClassVar[str] = "agent.v1.{node_id}.health.changed"
+    ENTITY_FIELD: ClassVar[str | None] = "node_id"
+    node_id: str
+    gpu_uuid: str | None = None
+    healthy: bool
+    reason: str = ""

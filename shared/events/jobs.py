@@ -1,0 +1,72 @@
+"""The job specification a client submits; shared by the gateway, the scheduler and the agents."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field, field_validator
+
+from shared.events.base import Contract
+
+MAX_GPUS_PER_REPLICA = 64
+MAX_REPLICAS = 1024
+
+
+class JobKind(StrEnum):
+    TRAINING = "training"  # runs to completion
+    INFERENCE = "inference"  # a service: replicas restart when they exit, until stopped
+
+
+class RestartPolicy(StrEnum):
+    REQUEUE = "requeue"  # after node loss or preemption, go back to the queue
+    FAIL = "fail"  # after node loss, the job fails
+
+
+class JobState(StrEnum):
+    PENDING = "pending"
+    ADMITTED = "admitted"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    PREEMPTED = "preempted"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+
+TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+
+
+class JobSpec(Contract):
+    name: str = Field(min_length=1, max_length=200)
+    kind: JobKind = JobKind.TRAINING
+    replicas: int = Field(default=1, ge=1, le=MAX_REPLICAS)
+    gpus_per_replica: int = Field(default=1, ge=1, le=MAX_GPUS_PER_REPLICA)
+    # Acceptable GPU models; empty means any model.
+    gpu_models: list[str] = Field(default_factory=list, max_length=32)
+    command: list[str] = Field(min_length=1, max_length=256)
+    env: dict[str, str] = Field(default_factory=dict)
+    restart_policy: RestartPolicy = RestartPolicy.REQUEUE
+    max_runtime_s: int | None = Field(default=None, gt=0)
+    priority: int = 0
+
+    @field_validator("command")
+    @classmethod
+    def _command_parts_not_empty(cls, command: list[str]) -> list[str]:
+        if not command[0].strip():
+            raise ValueError("the program (first element of command) must not be empty")
+        return command
+
+    @field_validator("env")
+    @classmethod
+    def _env_reserved(cls, env: dict[str, str]) -> dict[str, str]:
+        if "CUDA_VISIBLE_DEVICES" in env:
+            raise ValueError("CUDA_VISIBLE_DEVICES is set by the agent from the bound GPUs")
+        return env
+
+    @property
+    def total_gpus(self) -> int:
+        return self.replicas * self.gpus_per_replica

@@ -1,0 +1,31 @@
+"""The NATS broker factory: faststream with OpenTelemetry middleware, so traceparent travels in headers."""
+
+from __future__ import annotations
+
+import logging
+
+from faststream.nats import NatsBroker
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from nats.js import JetStreamContext
+from opentelemetry import trace
+
+from shared.messaging.streams import ensure_streams
+
+
+def create_broker(nats_url: str, service_name: str) -> NatsBroker:
+    return NatsBroker(
+        nats_url,
+        name=f"aifactory-{service_name}",
+        middlewares=[NatsTelemetryMiddleware(tracer_provider=trace.get_tracer_provider())],
+        max_reconnect_attempts=-1,
+        # Per-message receive/processed lines would drown the service logs.
+        log_level=logging.DEBUG,
+    )
+
+
+async def connect_and_declare(broker: NatsBroker) -> JetStreamContext:
+    """Connect, declare every stream, and hand back the JetStream context (subscribers start after)."""
+    await broker.connect()
+    js = broker.connection.jetstream()
+    await ensure_streams(js)
+    return js

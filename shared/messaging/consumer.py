@@ -1,0 +1,145 @@
+"""Idempotent JetStream consumers with dead letters.
+
+Each message is handled in one PostgreSQL transaction that also records (consumer, event id); the
+message is acked only after that commit, so a redelivered copy is acked with no effect. A message
+that cannot be parsed goes to the dead-letter record at once; one whose handler keeps failing goes
+there after the maximum deliveries. Either way the consumer keeps going.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from nats.js.api import ConsumerConfig
+from pydantic import ValidationError
+
+from shared.db.pool import Database, Tx
+from shared.events.base import Event
+from shared.messaging.streams import StreamDef
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[[Tx, Any], Awaitable[None]]
+
+
+class PermanentError(Exception):
+    """A message that can never succeed (for example, it refers to something that cannot exist)."""
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    durable: str  # <consumer>-<purpose>
+    stream: StreamDef
+    subject: str  # filter subject; may use wildcards
+    routes: Mapping[type[Event], Handler]
+    batch_size: int = 50
+    max_deliveries: int = 5
+
+
+async def record_dead_letter(
+    tx: Tx, consumer: str, subject: str, payload: bytes, headers: Mapping[str, str], reason: str
+) -> None:
+    await tx.conn.execute(
+        "INSERT INTO dead_letters (consumer, subject, event_id, reason, payload, headers) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        consumer,
+        subject,
+        headers.get("ce-id") or headers.get("Nats-Msg-Id"),
+        reason,
+        payload,
+        dict(headers),
+    )
+    log.warning("dead letter on %s from %s: %s", consumer, subject, reason)
+
+
+async def mark_processed(tx: Tx, consumer: str, event: Event) -> bool:
+    """Record the event for this consumer; False when it was already processed."""
+    inserted = await tx.conn.fetchval(
+        "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) "
+        "ON CONFLICT DO NOTHING RETURNING true",
+        consumer,
+        event.event_id,
+    )
+    return bool(inserted)
+
+
+def parse_event(routes: Mapping[type[Event], Handler], headers: Mapping[str, str], body: bytes) -> Event | None:
+    """The event in a message, or None when no route takes its type. Raises ValueError when malformed."""
+    by_type = {event_type.TYPE: event_type for event_type in routes}
+    ce_type = headers.get("ce-type")
+    if ce_type is None:
+        raise ValueError("missing ce-type header: the event type is unknown")
+    event_type = by_type.get(ce_type)
+    if event_type is None:
+        return None
+    try:
+        return event_type.model_validate_json(body)
+    except ValidationError as error:
+        raise ValueError(f"invalid {ce_type}: {_describe(error)}") from error
+
+
+def _describe(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors()[:5])
+
+
+def register_consumer(broker: NatsBroker, db: Database, spec: ConsumerSpec) -> None:
+    """Subscribe `spec.routes` on a durable pull consumer, with the guarantees of this module."""
+
+    @broker.subscriber(
+        spec.subject,
+        stream=JStream(spec.stream.name, declare=False),
+        durable=spec.durable,
+        pull_sub=PullSub(batch_size=spec.batch_size, timeout=1.0),
+        config=ConsumerConfig(max_deliver=spec.max_deliveries + 1, ack_wait=30),
+        ack_policy=AckPolicy.MANUAL,
+    )
+    async def handle(msg: NatsMessage) -> None:
+        await handle_message(db, spec, msg)
+
+    _ = handle
+
+
+async def handle_message(db: Database, spec: ConsumerSpec, msg: NatsMessage) -> None:
+    raw = msg.raw_message
+    headers: dict[str, str] = dict(raw.headers or {})
+    body = raw.data
+    try:
+        event = parse_event(spec.routes, headers, body)
+    except ValueError as error:
+        async with db.transaction() as tx:
+            await record_dead_letter(tx, spec.durable, raw.subject, body, headers, str(error))
+        await msg.ack()
+        return
+    if event is None:
+        await msg.ack()  # a type this consumer does not handle
+        return
+    handler = spec.routes[type(event)]
+    try:
+        async with db.transaction() as tx:
+            if await mark_processed(tx, spec.durable, event):
+                await handler(tx, event)
+    except PermanentError as error:
+        await _dead_letter_and_ack(db, spec, msg, f"rejected: {error}")
+    except Exception as error:
+        deliveries = raw.metadata.num_delivered if raw.metadata else 1
+        if deliveries >= spec.max_deliveries:
+            await _dead_letter_and_ack(db, spec, msg, f"failed {deliveries} times; last error: {error!r}")
+        else:
+            log.warning("%s: %s failed (delivery %d), retrying: %r", spec.durable, raw.subject, deliveries, error)
+            await msg.nack(delay=min(0.2 * 2**deliveries, 10.0))
+    else:
+        await msg.ack()
+
+
+async def _dead_letter_and_ack(db: Database, spec: ConsumerSpec, msg: NatsMessage, reason: str) -> None:
+    raw = msg.raw_message
+    async with db.transaction() as tx:
+        await record_dead_letter(tx, spec.durable, raw.subject, raw.data, dict(raw.headers or {}), reason)
+    await msg.ack()
+
