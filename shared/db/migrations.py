@@ -67,7 +67,9 @@ async def migrate(database_url: str, schema: str, versions_dir: Path) -> None:
     try:
         async with engine.begin() as conn:
             # Replicas starting together would race on the version table: one migrates, the others wait.
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(schema.encode())})
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(schema.encode())}
+            )
             await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             await conn.run_sync(_upgrade, schema, versions_dir)
     finally:

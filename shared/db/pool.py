@@ -14,7 +14,9 @@ from shared.events.base import Event
 from shared.telemetry import current_traceparent
 
 
-async def create_pool(database_url: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    database_url: str, schema: str, *, min_size: int = 1, max_size: int = 10
+) -> asyncpg.Pool:
     async def init(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
@@ -31,7 +33,7 @@ async def create_pool(database_url: str, schema: str, *, min_size: int = 1, max_
 
 @dataclass
 class Tx:
-    """One open transaction. Events emitted here are outbox rows, published only if the transaction commits."""
+    """One open transaction. Events emitted here become outbox rows, published only after commit."""
 
     conn: asyncpg.Connection
     emitted: list[Event] = field(default_factory=list)

@@ -69,7 +69,9 @@ async def mark_processed(tx: Tx, consumer: str, event: Event) -> bool:
     return bool(inserted)
 
 
-def parse_event(routes: Mapping[type[Event], Handler], headers: Mapping[str, str], body: bytes) -> Event | None:
+def parse_event(
+    routes: Mapping[type[Event], Handler], headers: Mapping[str, str], body: bytes
+) -> Event | None:
     """The event in a message, or None when no route takes its type. Raises ValueError when malformed."""
     by_type = {event_type.TYPE: event_type for event_type in routes}
     ce_type = headers.get("ce-type")
@@ -131,7 +133,9 @@ async def handle_message(db: Database, spec: ConsumerSpec, msg: NatsMessage) -> 
         if deliveries >= spec.max_deliveries:
             await _dead_letter_and_ack(db, spec, msg, f"failed {deliveries} times; last error: {error!r}")
         else:
-            log.warning("%s: %s failed (delivery %d), retrying: %r", spec.durable, raw.subject, deliveries, error)
+            log.warning(
+                "%s: %s failed (delivery %d), retrying: %r", spec.durable, raw.subject, deliveries, error
+            )
             await msg.nack(delay=min(0.2 * 2**deliveries, 10.0))
     else:
         await msg.ack()
@@ -142,4 +146,3 @@ async def _dead_letter_and_ack(db: Database, spec: ConsumerSpec, msg: NatsMessag
     async with db.transaction() as tx:
         await record_dead_letter(tx, spec.durable, raw.subject, raw.data, dict(raw.headers or {}), reason)
     await msg.ack()
-

@@ -24,7 +24,9 @@ ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
 
 
 class OutboxRelay:
-    def __init__(self, db: Database, js: JetStreamContext, *, batch_size: int = 500, poll_s: float = 0.5) -> None:
+    def __init__(
+        self, db: Database, js: JetStreamContext, *, batch_size: int = 500, poll_s: float = 0.5
+    ) -> None:
         self._db = db
         self._js = js
         self._batch_size = batch_size

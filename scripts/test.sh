@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# One command on a fresh machine: build the environment, check style and types, run every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/bootstrap.sh
+echo "== ruff";          .venv/bin/ruff check .
+echo "== ruff format";   .venv/bin/ruff format --check .
+echo "== mypy";          .venv/bin/mypy shared services
+echo "== import-linter"; .venv/bin/lint-imports
+echo "== pytest";        exec .venv/bin/pytest "$@"

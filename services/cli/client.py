@@ -1,0 +1,103 @@
+"""A small HTTP client for the gateway, used by the CLI, the demo, the end-to-end tests and the benchmark."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+class GatewayError(Exception):
+    """The gateway answered with a problem (RFC 9457); the message is its title and detail."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        self.status = status
+        self.problem = problem
+        super().__init__(f"{status} {problem.get('title', '')}: {problem.get('detail', '')}".strip())
+
+
+@dataclass
+class GatewayClient:
+    base_url: str
+    api_key: str
+    timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {self.api_key}"},
+            timeout=self.timeout_s,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def with_key(self, api_key: str) -> GatewayClient:
+        return GatewayClient(self.base_url, api_key, self.timeout_s)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._http.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {"title": response.reason_phrase, "detail": response.text}
+            raise GatewayError(response.status_code, problem)
+        return response.json() if response.content else None
+
+    # Operator and tenant administration
+    def create_tenant(self, name: str, currency: str = "USD") -> dict[str, Any]:
+        return self._call("POST", "/v1/tenants", json={"name": name, "currency": currency})
+
+    def create_key(self, tenant_id: str, role: str, name: str) -> dict[str, Any]:
+        return self._call("POST", f"/v1/tenants/{tenant_id}/keys", json={"role": role, "name": name})
+
+    def create_project(self, name: str, tenant_id: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": name}
+        if tenant_id:
+            body["tenant_id"] = tenant_id
+        return self._call("POST", "/v1/projects", json=body)
+
+    def set_quotas(self, project_id: str, quotas: dict[str, int]) -> Any:
+        return self._call("PUT", f"/v1/projects/{project_id}/quotas", json={"quotas": quotas})
+
+    def set_price_book(self, tenant_id: str, price_book: dict[str, Any]) -> Any:
+        return self._call("PUT", f"/v1/tenants/{tenant_id}/price-book", json=price_book)
+
+    def nodes(self) -> list[dict[str, Any]]:
+        result = self._call("GET", "/v1/nodes")
+        return result["items"] if isinstance(result, dict) else result
+
+    # Jobs
+    def submit(
+        self, project_id: str, spec: dict[str, Any], idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return self._call("POST", "/v1/jobs", json={"project_id": project_id, "spec": spec}, headers=headers)
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/jobs/{job_id}")
+
+    def jobs(self, **filters: Any) -> list[dict[str, Any]]:
+        """Every job matching the filters, following the pages."""
+        items: list[dict[str, Any]] = []
+        params = {k: v for k, v in filters.items() if v is not None} | {"page_size": 500}
+        while True:
+            page = self._call("GET", "/v1/jobs", params=params)
+            items.extend(page["items"])
+            if not page.get("next_page_token"):
+                return items
+            params["page_token"] = page["next_page_token"]
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        return self._call("POST", f"/v1/jobs/{job_id}/cancel")
+
+    # Invoices
+    def invoices(self, tenant_id: str | None = None) -> list[dict[str, Any]]:
+        params = {"tenant_id": tenant_id} if tenant_id else {}
+        result = self._call("GET", "/v1/invoices", params=params)
+        return result["items"] if isinstance(result, dict) else result
+
+    def finalize_invoice(self, tenant_id: str, period: str) -> Any:
+        return self._call("POST", "/v1/invoices/finalize", json={"tenant_id": tenant_id, "period": period})

@@ -1,0 +1,235 @@
+"""The embedded factory behind `aifactory up`, `aifactory demo` and the end-to-end tests.
+
+It starts nats-server (JetStream) and PostgreSQL under the data directory unless AIFACTORY_NATS_URL /
+AIFACTORY_DATABASE_URL name existing ones, then every service as its own process, then simulated node
+agents. stop() ends them in reverse order and kills any workload an agent left, so nothing stays behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+from shared.infra.embedded import EmbeddedNats, EmbeddedPostgres, env_url, free_port
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class FactoryConfig:
+    data_dir: Path = Path(".aifactory")
+    agents: int = 2
+    gpus_per_agent: int = 8
+    gpu_model: str = "A100"
+    gateway_port: int = 8000
+    ingest_port: int = 8001
+    heartbeat_s: float = 2.0
+    sample_s: float = 5.0
+    node_lost_after_s: float = 15.0
+    log_level: str = "INFO"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it
+        self.process = subprocess.Popen(
+            self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def descendants(self) -> list[psutil.Process]:
+        if not self.alive or self.process is None:
+            return []
+        with contextlib.suppress(psutil.NoSuchProcess):
+            return psutil.Process(self.process.pid).children(recursive=True)
+        return []
+
+    def stop(self, grace_s: float = 15.0, *, kill: bool = False) -> None:
+        """SIGTERM (or SIGKILL when `kill`), then SIGKILL what is left after the grace period."""
+        if self.process is None:
+            return
+        orphans = self.descendants()
+        if self.alive:
+            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                self.process.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if kill:
+            return  # a crashed node's workloads are the caller's to deal with
+        for proc in orphans:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+
+
+class Factory:
+    def __init__(self, config: FactoryConfig, progress: Progress = lambda _msg: None) -> None:
+        self.config = config
+        self.progress = progress
+        self.data_dir = config.data_dir.resolve()
+        self.nats: EmbeddedNats | None = None
+        self.postgres: EmbeddedPostgres | None = None
+        self.nats_url = ""
+        self.database_url = ""
+        self.admin_key = os.environ.get("AIFACTORY_ADMIN_KEY") or secrets.token_urlsafe(24)
+        self.ingest_token = os.environ.get("AIFACTORY_INGEST_TOKEN") or secrets.token_urlsafe(24)
+        self.services: dict[str, ServiceProcess] = {}
+        self.agents: dict[str, ServiceProcess] = {}
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.gateway_port}"
+
+    @property
+    def ingest_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.ingest_port}"
+
+    # 1. infrastructure, 2. services, 3. agents, 4. wait until the HTTP edges answer
+    def start(self) -> Factory:
+        try:
+            self._start_infrastructure()
+            for name in ("scheduler", "metering", "ingest", "gateway"):
+                self._start_service(name)
+            for index in range(1, self.config.agents + 1):
+                self.start_agent(f"node-{index}")
+            self._wait_healthy(f"{self.gateway_url}/healthz", "gateway")
+            self._wait_healthy(f"{self.ingest_url}/healthz", "ingest")
+        except BaseException:
+            self.stop()
+            raise
+        self._write_connection_file()
+        return self
+
+    def stop(self) -> None:
+        for name, agent in list(self.agents.items()):
+            self.progress(f"stopping agent {name}")
+            agent.stop()
+        for name in ("gateway", "ingest", "metering", "scheduler"):
+            if name in self.services:
+                self.progress(f"stopping {name}")
+                self.services[name].stop()
+        if self.nats:
+            self.progress("stopping nats-server")
+            self.nats.stop()
+        if self.postgres:
+            self.progress("stopping PostgreSQL")
+            self.postgres.stop()
+
+    def _start_infrastructure(self) -> None:
+        self.nats_url = env_url("AIFACTORY_NATS_URL") or ""
+        if not self.nats_url:
+            self.progress("starting nats-server with JetStream")
+            self.nats = EmbeddedNats(self.data_dir / "nats").start()
+            self.nats_url = self.nats.url
+        self.database_url = env_url("AIFACTORY_DATABASE_URL") or ""
+        if not self.database_url:
+            self.progress("starting PostgreSQL (pgserver)")
+            self.postgres = EmbeddedPostgres(self.data_dir / "postgres").start()
+            self.database_url = self.postgres.url
+
+    def _env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ) | {
+            "AIFACTORY_NATS_URL": self.nats_url,
+            "AIFACTORY_DATABASE_URL": self.database_url,
+            "AIFACTORY_LOG_LEVEL": self.config.log_level,
+            "AIFACTORY_ADMIN_KEY": self.admin_key,
+            "AIFACTORY_INGEST_TOKEN": self.ingest_token,
+            "PYTHONUNBUFFERED": "1",
+        }
+        return env | self.config.extra_env | extra
+
+    def _start_service(self, name: str) -> None:
+        self.progress(f"starting {name}")
+        env = self._env()
+        if name == "gateway":
+            env["AIFACTORY_HTTP_PORT"] = str(self.config.gateway_port)
+        elif name == "ingest":
+            env["AIFACTORY_HTTP_PORT"] = str(self.config.ingest_port)
+        elif name == "scheduler":
+            env["AIFACTORY_NODE_LOST_AFTER_S"] = str(self.config.node_lost_after_s)
+        service = ServiceProcess(
+            name, [sys.executable, "-m", f"services.{name}.main"], env, self.data_dir / "logs" / f"{name}.log"
+        )
+        service.start()
+        self.services[name] = service
+
+    def start_agent(self, node_id: str) -> None:
+        self.progress(f"starting simulated agent {node_id}")
+        argv = [
+            sys.executable, "-m", "services.agent.main",
+            "--node-id", node_id,
+            "--backend", "simulated",
+            "--gpus", str(self.config.gpus_per_agent),
+            "--gpu-model", self.config.gpu_model,
+            "--state-dir", str(self.data_dir / "agents" / node_id),
+        ]  # fmt: skip
+        env = self._env(
+            AIFACTORY_AGENT_HEARTBEAT_S=str(self.config.heartbeat_s),
+            AIFACTORY_AGENT_SAMPLE_S=str(self.config.sample_s),
+        )
+        agent = ServiceProcess(f"agent-{node_id}", argv, env, self.data_dir / "logs" / f"agent-{node_id}.log")
+        agent.start()
+        self.agents[node_id] = agent
+
+    def crash_agent(self, node_id: str) -> None:
+        """Simulate the loss of a node: the agent and every workload on it die at once."""
+        agent = self.agents.pop(node_id)
+        workloads = agent.descendants()
+        agent.stop(kill=True)
+        for proc in workloads:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+
+    def _wait_healthy(self, url: str, name: str, timeout_s: float = 60.0) -> None:
+        self.progress(f"waiting for {name}")
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for service in self.services.values():
+                if not service.alive:
+                    raise RuntimeError(f"{service.name} exited; see {service.log_path}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url, timeout=1.0).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise TimeoutError(f"{name} did not answer {url} within {timeout_s}s")
+
+    def _write_connection_file(self) -> None:
+        """What client commands need to reach this factory (read by `aifactory submit` and friends)."""
+        path = self.data_dir / "connection.env"
+        path.write_text(
+            f"AIFACTORY_GATEWAY_URL={self.gateway_url}\nAIFACTORY_API_KEY={self.admin_key}\n"
+            f"AIFACTORY_INGEST_URL={self.ingest_url}\nAIFACTORY_INGEST_TOKEN={self.ingest_token}\n"
+            f"AIFACTORY_NATS_URL={self.nats_url}\n"
+        )
+        path.chmod(0o600)
+
+
+def pick_ports(config: FactoryConfig) -> FactoryConfig:
+    """Free ports for a factory that must not collide with another (tests, benchmarks)."""
+    config.gateway_port = free_port()
+    config.ingest_port = free_port()
+    return config

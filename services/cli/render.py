@@ -1,0 +1,57 @@
+"""Rich tables for jobs and invoices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+STATE_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "cancelled": "yellow",
+    "running": "cyan",
+    "pending": "dim",
+}
+
+
+def jobs_table(jobs: list[dict[str, Any]], title: str = "jobs") -> Table:
+    table = Table(title=title)
+    for column in ("job", "project", "name", "kind", "GPUs", "state", "reason"):
+        table.add_column(column)
+    for job in jobs:
+        spec = job["spec"]
+        style = STATE_STYLE.get(job["state"], "")
+        table.add_row(
+            job["job_id"],
+            job["project_id"],
+            spec["name"],
+            spec["kind"],
+            f"{spec['replicas']}×{spec['gpus_per_replica']}",
+            f"[{style}]{job['state']}[/]" if style else job["state"],
+            job.get("reason") or "",
+        )
+    return table
+
+
+def invoice_table(invoice: dict[str, Any]) -> Table:
+    currency = invoice["currency"]
+    table = Table(
+        title=f"invoice {invoice['invoice_id']} · {invoice['period']} · {invoice['status']}",
+        caption=f"total {invoice['total']} {currency}",
+    )
+    for column in ("project", "meter", "GPU model", "quantity", "unit", "unit price", "amount"):
+        table.add_column(
+            column, justify="right" if column in ("quantity", "unit price", "amount") else "left"
+        )
+    for line in invoice["lines"]:
+        table.add_row(
+            line["project_id"],
+            line["meter"],
+            line.get("gpu_model") or "",
+            f"{float(line['quantity']):.6f}",
+            line["unit"],
+            str(line["unit_price"]),
+            f"{line['amount']} {currency}",
+        )
+    return table

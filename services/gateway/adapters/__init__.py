@@ -1,0 +1,1 @@
+"""The gateway's edges: HTTP, PostgreSQL, NATS consumers, migrations."""

@@ -1,0 +1,1 @@
+"""The FastAPI edge: routers, problem+json handlers, authentication dependencies."""

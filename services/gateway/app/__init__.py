@@ -1,0 +1,1 @@
+"""Gateway use cases; they work through the ports in app.ports."""

@@ -1,0 +1,214 @@
+"""Tenants, their API keys, projects, quotas and price books."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from shared.clock import Clock
+from shared.events.base import Event
+from shared.events.gateway import PriceBookSet, ProjectCreated, QuotaSet, TenantCreated
+
+from services.gateway.app.ports import GatewayStore, GatewayUnitOfWork
+from services.gateway.domain.auth import (
+    Principal,
+    Role,
+    generate_api_key,
+    require_operator,
+    require_role,
+    require_tenant_access,
+    scope_tenant,
+)
+from services.gateway.domain.errors import Conflict, FieldError, InvalidInput, NotFound
+from services.gateway.domain.model import (
+    ApiKey,
+    Project,
+    Tenant,
+    currency_error,
+    new_key_id,
+    new_project_id,
+    new_tenant_id,
+)
+
+FIRST_ADMIN_KEY_NAME = "first admin"
+
+
+@dataclass(frozen=True)
+class CreateTenant:
+    name: str
+    currency: str = "USD"
+
+
+@dataclass(frozen=True)
+class CreatedTenant:
+    tenant: Tenant
+    admin_key: str  # plaintext, shown once
+
+
+@dataclass(frozen=True)
+class CreateKey:
+    tenant_id: str
+    role: Role
+    name: str
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    key: ApiKey
+    plaintext: str  # shown once
+
+
+@dataclass(frozen=True)
+class CreateProject:
+    name: str
+    tenant_id: str | None = None  # the operator names the tenant; a tenant key defaults to its own
+
+
+@dataclass(frozen=True)
+class SetQuotas:
+    project_id: str
+    quotas: dict[str, int]
+
+
+@dataclass(frozen=True)
+class SetPriceBook:
+    tenant_id: str
+    gpu_hour: dict[str, Decimal]
+    currency: str | None = None  # None: the tenant's currency
+    per_1k_tokens: Decimal = Decimal(0)
+    per_request: Decimal = Decimal(0)
+    per_kwh: Decimal = Decimal(0)
+
+
+class Administration:
+    def __init__(self, store: GatewayStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def create_tenant(self, principal: Principal, command: CreateTenant) -> CreatedTenant:
+        require_operator(principal)
+        if error := currency_error("currency", command.currency):
+            raise InvalidInput([error])
+        now = self._clock.now()
+        tenant = Tenant(new_tenant_id(), command.name, command.currency, now)
+        secret = generate_api_key()
+        key = ApiKey(new_key_id(), tenant.tenant_id, Role.ADMIN, FIRST_ADMIN_KEY_NAME, secret.key_hash, now)
+        async with self._store.transaction() as uow:
+            await uow.tenants.add(tenant)
+            await uow.api_keys.add(key)
+            await uow.emit(
+                TenantCreated(
+                    occurred_at=now, tenant_id=tenant.tenant_id, name=tenant.name, currency=tenant.currency
+                )
+            )
+        return CreatedTenant(tenant, secret.plaintext)
+
+    async def create_key(self, principal: Principal, command: CreateKey) -> CreatedKey:
+        require_tenant_access(principal, command.tenant_id, "tenant", command.tenant_id)
+        require_role(principal, Role.ADMIN)
+        secret = generate_api_key()
+        key = ApiKey(
+            new_key_id(), command.tenant_id, command.role, command.name, secret.key_hash, self._clock.now()
+        )
+        async with self._store.transaction() as uow:
+            await _tenant(uow, command.tenant_id)
+            await uow.api_keys.add(key)
+        return CreatedKey(key, secret.plaintext)
+
+    async def create_project(self, principal: Principal, command: CreateProject) -> Project:
+        require_role(principal, Role.ADMIN)
+        tenant_id = scope_tenant(principal, command.tenant_id)
+        if tenant_id is None:
+            raise InvalidInput.one("tenant_id", "the operator must name the tenant the project belongs to")
+        now = self._clock.now()
+        project = Project(new_project_id(), tenant_id, command.name, now)
+        async with self._store.transaction() as uow:
+            await _tenant(uow, tenant_id)
+            if not await uow.projects.add(project):
+                raise Conflict(f"tenant {tenant_id} already has a project named {command.name!r}")
+            await uow.emit(
+                ProjectCreated(occurred_at=now, tenant_id=tenant_id, project_id=project.project_id, name=project.name)
+            )
+        return project
+
+    async def list_projects(self, principal: Principal, tenant_id: str | None = None) -> list[Project]:
+        scoped = scope_tenant(principal, tenant_id)
+        async with self._store.transaction() as uow:
+            return await uow.projects.list(scoped)
+
+    async def set_quotas(self, principal: Principal, command: SetQuotas) -> Project:
+        require_operator(principal)
+        errors = [
+            FieldError(f"quotas.{model}", "must be a GPU model name of 1 to 64 characters")
+            for model in command.quotas
+            if not model.strip() or len(model) > 64
+        ]
+        errors += [
+            FieldError(f"quotas.{model}", f"must be 0 or more GPUs, not {gpus}")
+            for model, gpus in command.quotas.items()
+            if gpus < 0
+        ]
+        if not command.quotas:
+            errors.append(FieldError("quotas", "name at least one GPU model"))
+        if errors:
+            raise InvalidInput(errors)
+        now = self._clock.now()
+        async with self._store.transaction() as uow:
+            project = await uow.projects.get(command.project_id)
+            if project is None:
+                raise NotFound("project", command.project_id)
+            events: list[Event] = [
+                QuotaSet(
+                    occurred_at=now,
+                    tenant_id=project.tenant_id,
+                    project_id=project.project_id,
+                    gpu_model=model,
+                    gpus=gpus,
+                )
+                for model, gpus in sorted(command.quotas.items())
+            ]
+            await uow.emit_all(events)
+        return project
+
+    async def set_price_book(self, principal: Principal, command: SetPriceBook) -> PriceBookSet:
+        require_operator(principal)
+        errors: list[FieldError] = []
+        if command.currency is not None and (error := currency_error("currency", command.currency)):
+            errors.append(error)
+        prices = {f"gpu_hour.{model}": price for model, price in command.gpu_hour.items()} | {
+            "per_1k_tokens": command.per_1k_tokens,
+            "per_request": command.per_request,
+            "per_kwh": command.per_kwh,
+        }
+        errors += [
+            FieldError(name, f"must be a finite amount of 0 or more, not {price}")
+            for name, price in prices.items()
+            if not price.is_finite() or price < 0
+        ]
+        if errors:
+            raise InvalidInput(errors)
+        async with self._store.transaction() as uow:
+            tenant = await _tenant(uow, command.tenant_id)
+            currency = command.currency or tenant.currency
+            if currency != tenant.currency:
+                raise InvalidInput.one(
+                    "currency", f"{currency} differs from the tenant's currency {tenant.currency}"
+                )
+            event = PriceBookSet(
+                occurred_at=self._clock.now(),
+                tenant_id=tenant.tenant_id,
+                currency=currency,
+                gpu_hour=dict(command.gpu_hour),
+                per_1k_tokens=command.per_1k_tokens,
+                per_request=command.per_request,
+                per_kwh=command.per_kwh,
+            )
+            await uow.emit(event)
+        return event
+
+
+async def _tenant(uow: GatewayUnitOfWork, tenant_id: str) -> Tenant:
+    tenant = await uow.tenants.get(tenant_id)
+    if tenant is None:
+        raise NotFound("tenant", tenant_id)
+    return tenant

@@ -1,0 +1,95 @@
+"""The store port: repositories that share one transaction, and the outbox to emit events into.
+
+Everything written through one unit of work, events included, commits or rolls back together.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from shared.events.base import Event
+from shared.events.jobs import JobState
+
+from services.gateway.domain.model import ApiKey, Invoice, Job, Node, Project, Tenant
+from services.gateway.domain.requests import JobPageCursor
+
+
+class TenantRepository(Protocol):
+    async def add(self, tenant: Tenant) -> None: ...
+    async def get(self, tenant_id: str) -> Tenant | None: ...
+
+
+class ApiKeyRepository(Protocol):
+    async def add(self, key: ApiKey) -> None: ...
+    async def find_by_hash(self, key_hash: str) -> ApiKey | None: ...
+
+
+class ProjectRepository(Protocol):
+    async def add(self, project: Project) -> bool:
+        """False when the tenant already has a project of that name."""
+        ...
+
+    async def get(self, project_id: str) -> Project | None: ...
+    async def list(self, tenant_id: str | None) -> list[Project]: ...
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    tenant_id: str | None  # None: every tenant (operator)
+    project_id: str | None
+    state: JobState | None
+    after: JobPageCursor | None
+    limit: int
+
+
+class JobRepository(Protocol):
+    async def add(self, job: Job) -> bool:
+        """False when the tenant already used the job's idempotency key (nothing is written)."""
+        ...
+
+    async def get(self, job_id: str, *, for_update: bool = False) -> Job | None: ...
+    async def find_by_idempotency_key(self, tenant_id: str, key: str) -> Job | None: ...
+
+    async def list(self, query: JobQuery) -> list[Job]:
+        """Newest first by (created_at, job_id), strictly after the cursor, at most query.limit."""
+        ...
+
+    async def save(self, job: Job) -> None:
+        """Overwrite the mutable fields: state, reason, version, updated_at, cancel_requested_at."""
+        ...
+
+
+class NodeRepository(Protocol):
+    async def get(self, node_id: str, *, for_update: bool = False) -> Node | None: ...
+    async def save(self, node: Node) -> None: ...
+    async def list(self) -> list[Node]: ...
+
+
+class InvoiceRepository(Protocol):
+    async def get(self, invoice_id: str, *, for_update: bool = False) -> Invoice | None: ...
+    async def save(self, invoice: Invoice) -> None: ...
+    async def list(self, tenant_id: str | None, period: str | None) -> list[Invoice]: ...
+
+
+class GatewayUnitOfWork(Protocol):
+    @property
+    def tenants(self) -> TenantRepository: ...
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...
+    @property
+    def projects(self) -> ProjectRepository: ...
+    @property
+    def jobs(self) -> JobRepository: ...
+    @property
+    def nodes(self) -> NodeRepository: ...
+    @property
+    def invoices(self) -> InvoiceRepository: ...
+
+    async def emit(self, event: Event) -> None: ...
+    async def emit_all(self, events: list[Event]) -> None: ...
+
+
+class GatewayStore(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[GatewayUnitOfWork]: ...

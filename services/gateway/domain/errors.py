@@ -1,0 +1,79 @@
+"""The gateway's error hierarchy. Each error has a stable code; the HTTP edge maps classes to statuses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One thing wrong with one input field; `field` is a dotted path such as `spec.gpus_per_replica`."""
+
+    field: str
+    message: str
+    location: str = "body"  # body | query | header | path
+
+
+class GatewayError(Exception):
+    code: ClassVar[str] = "gateway-error"
+    title: ClassVar[str] = "Gateway error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class Unauthenticated(GatewayError):
+    code = "unauthenticated"
+    title = "Authentication required"
+
+
+class Forbidden(GatewayError):
+    code = "forbidden"
+    title = "Not allowed"
+
+
+class NotFound(GatewayError):
+    code = "not-found"
+    title = "Not found"
+
+    def __init__(self, kind: str, identifier: str) -> None:
+        super().__init__(f"{kind} {identifier} not found")
+        self.kind = kind
+        self.identifier = identifier
+
+
+class Conflict(GatewayError):
+    code = "conflict"
+    title = "Conflict"
+
+
+class JobAlreadyFinished(Conflict):
+    code = "job-finished"
+    title = "Job already finished"
+
+
+class InvalidInput(GatewayError):
+    """Input that parsed but breaks a rule; carries every field error found, not just the first."""
+
+    code = "invalid-input"
+    title = "Invalid input"
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+    @classmethod
+    def one(cls, field: str, message: str, location: str = "body") -> InvalidInput:
+        return cls([FieldError(field, message, location)])
+
+
+class IdempotencyKeyReused(GatewayError):
+    code = "idempotency-key-reused"
+    title = "Idempotency key reused with a different request"
+
+
+class DoesNotFitFleet(GatewayError):
+    code = "does-not-fit-fleet"
+    title = "Job does not fit the fleet"

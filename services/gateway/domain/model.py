@@ -1,0 +1,118 @@
+"""What the gateway stores: tenants, projects, keys, and the read models of jobs, nodes and invoices."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from shared.events.jobs import JobSpec, JobState
+from shared.events.metering import InvoiceLine
+
+from services.gateway.domain.auth import Role
+from services.gateway.domain.errors import FieldError
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def new_tenant_id() -> str:
+    return f"tnt_{uuid.uuid4().hex[:12]}"
+
+
+def new_project_id() -> str:
+    return f"prj_{uuid.uuid4().hex[:12]}"
+
+
+def new_job_id() -> str:
+    return f"job_{uuid.uuid4().hex[:16]}"
+
+
+def new_key_id() -> str:
+    return f"key_{uuid.uuid4().hex[:12]}"
+
+
+def currency_error(field: str, currency: str) -> FieldError | None:
+    if _CURRENCY.match(currency):
+        return None
+    return FieldError(field, f"{currency!r} is not an ISO 4217 currency code (three upper-case letters)")
+
+
+def period_error(field: str, period: str) -> FieldError | None:
+    match = _PERIOD.match(period)
+    if match and 1 <= int(match.group(2)) <= 12:
+        return None
+    return FieldError(field, f"{period!r} is not a billing period of the form YYYY-MM")
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: str
+    name: str
+    currency: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Project:
+    project_id: str
+    tenant_id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: str
+    tenant_id: str
+    role: Role
+    name: str
+    key_hash: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str
+    tenant_id: str
+    project_id: str
+    spec: JobSpec
+    state: JobState
+    reason: str
+    # The scheduler's version of the last change applied; 0 until the scheduler reports.
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    cancel_requested_at: datetime | None = None
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    node_id: str
+    state: str  # ready | lost
+    gpu_model: str
+    gpu_count: int
+    # occurred_at of the change applied last, so a late older change is ignored.
+    changed_at: datetime
+
+    @property
+    def is_ready(self) -> bool:
+        return self.state == "ready"
+
+
+@dataclass(frozen=True)
+class Invoice:
+    invoice_id: str
+    tenant_id: str
+    period: str
+    status: str  # draft | finalized | void
+    currency: str
+    lines: tuple[InvoiceLine, ...]
+    total: Decimal
+    # True once a metering.v1.invoice.finalized snapshot arrived: later drafts never replace it.
+    final: bool
+    snapshot_at: datetime

@@ -1,0 +1,1 @@
+"""Ingest: validates, deduplicates and enriches usage (agent samples, external usage over HTTP)."""

@@ -1,0 +1,38 @@
+"""Which allocation held a GPU at a given instant, from the allocation intervals the scheduler announced."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class AllocationInterval:
+    """One GPU bound to one allocation from bound_at until released_at (None while still bound)."""
+
+    gpu_uuid: str
+    allocation_id: str
+    tenant_id: str
+    project_id: str
+    job_id: str
+    gpu_model: str
+    bound_at: datetime
+    released_at: datetime | None = None
+
+    def covers(self, at: datetime) -> bool:
+        return self.bound_at <= at and (self.released_at is None or at <= self.released_at)
+
+
+def holder_at(intervals: Iterable[AllocationInterval], at: datetime) -> AllocationInterval | None:
+    """The allocation that held the GPU at `at`, or None when the GPU was idle.
+
+    A sample describes the window that ended at `at`. At a hand-over instant (one allocation released
+    at t, the next bound at t) the window belongs to the allocation that ran before t, so intervals bound
+    strictly before `at` win; among those, the latest bound wins (an older interval still open means its
+    release has not reached us yet, and the GPU cannot be bound twice).
+    """
+    covering = [interval for interval in intervals if interval.covers(at)]
+    if not covering:
+        return None
+    return max(covering, key=lambda i: (i.bound_at < at, i.bound_at, i.allocation_id))

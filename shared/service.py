@@ -1,0 +1,132 @@
+"""What every service process does around its own logic: telemetry, migrations, pool, broker, relay.
+
+A service's main.py builds a ServiceHost from its settings (the app factory), adds its consumers and
+background tasks, and hands it to run_service, which stops everything cleanly on SIGTERM or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
+from pathlib import Path
+
+from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
+
+from shared.clock import Clock, SystemClock
+from shared.db.migrations import migrate
+from shared.db.pool import Database, create_pool
+from shared.messaging.broker import connect_and_declare, create_broker
+from shared.messaging.consumer import ConsumerSpec, register_consumer
+from shared.messaging.outbox import OutboxRelay
+from shared.settings import PlatformSettings
+from shared.telemetry import setup_logging, setup_telemetry
+
+log = logging.getLogger(__name__)
+
+
+class ServiceHost:
+    """Starts a service's platform pieces in order and stops them in reverse order."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: PlatformSettings,
+        *,
+        schema: str | None = None,
+        migrations: Path | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.schema = schema
+        self.migrations = migrations
+        self.clock: Clock = clock or SystemClock()
+        self.broker: NatsBroker = create_broker(settings.nats_url, name)
+        self._db: Database | None = None
+        self._js: JetStreamContext | None = None
+        self.relay: OutboxRelay | None = None
+        self._consumers: list[Callable[[], Sequence[ConsumerSpec]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self._on_stop: list[Callable[[], Awaitable[None]]] = []
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            raise RuntimeError(f"{self.name} has no database, or has not started")
+        return self._db
+
+    @property
+    def js(self) -> JetStreamContext:
+        if self._js is None:
+            raise RuntimeError(f"{self.name} has not started")
+        return self._js
+
+    def add_consumers(self, build: Callable[[], Sequence[ConsumerSpec]]) -> None:
+        """Consumers are built at start, once the database exists."""
+        self._consumers.append(build)
+
+    def add_background(self, task: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """A long-running coroutine started after the broker, cancelled at stop."""
+        self._background.append(task)
+
+    def on_stop(self, callback: Callable[[], Awaitable[None]]) -> None:
+        self._on_stop.append(callback)
+
+    async def start(self) -> None:
+        if self.schema is not None:
+            if self.migrations is not None:
+                await migrate(self.settings.database_url, self.schema, self.migrations)
+            self._db = Database(await create_pool(self.settings.database_url, self.schema))
+        self._js = await connect_and_declare(self.broker)
+        if self._db is not None:
+            self.relay = OutboxRelay(self._db, self._js, poll_s=self.settings.outbox_poll_s)
+            self.relay.start()
+            for build in self._consumers:
+                for spec in build():
+                    register_consumer(self.broker, self._db, spec)
+        await self.broker.start()
+        for task in self._background:
+            self._tasks.append(asyncio.create_task(task()))
+        log.info("%s started", self.name)
+
+    async def stop(self) -> None:
+        for callback in reversed(self._on_stop):
+            with contextlib.suppress(Exception):
+                await callback()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.broker.stop()
+        if self.relay is not None:
+            await self.relay.stop()
+        if self._db is not None:
+            await self._db.close()
+        log.info("%s stopped", self.name)
+
+
+def run_service(name: str, settings: PlatformSettings, build: Callable[[], ServiceHost]) -> None:
+    """Run a service until SIGTERM or SIGINT, then stop it cleanly."""
+    setup_logging(settings.log_level)
+    setup_telemetry(name, console=settings.telemetry_console)
+
+    async def main() -> None:
+        host = build()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await host.start()
+        try:
+            await stop.wait()
+        finally:
+            await host.stop()
+
+    asyncio.run(main())
