@@ -11,8 +11,8 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
@@ -20,6 +20,7 @@ from nats.js import JetStreamContext
 from shared.clock import Clock, SystemClock
 from shared.db.migrations import migrate
 from shared.db.pool import Database, create_pool
+from shared.messaging.batch_consumer import BatchConsumer, BatchConsumerSpec
 from shared.messaging.broker import connect_and_declare, create_broker
 from shared.messaging.consumer import ConsumerSpec, register_consumer
 from shared.messaging.outbox import OutboxRelay
@@ -51,6 +52,8 @@ class ServiceHost:
         self._js: JetStreamContext | None = None
         self.relay: OutboxRelay | None = None
         self._consumers: list[Callable[[], Sequence[ConsumerSpec]]] = []
+        self._batch_specs: list[Callable[[], Sequence[BatchConsumerSpec]]] = []
+        self._batch_consumers: list[BatchConsumer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._background: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
@@ -70,6 +73,10 @@ class ServiceHost:
     def add_consumers(self, build: Callable[[], Sequence[ConsumerSpec]]) -> None:
         """Consumers are built at start, once the database exists."""
         self._consumers.append(build)
+
+    def add_batch_consumers(self, build: Callable[[], Sequence[BatchConsumerSpec]]) -> None:
+        """High-volume consumers that handle a batch of events per transaction."""
+        self._batch_specs.append(build)
 
     def add_background(self, task: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """A long-running coroutine started after the broker, cancelled at stop."""
@@ -91,6 +98,12 @@ class ServiceHost:
                 for spec in build():
                     register_consumer(self.broker, self._db, spec)
         await self.broker.start()
+        if self._db is not None:
+            for build_batch in self._batch_specs:
+                for batch_spec in build_batch():
+                    consumer = BatchConsumer(self._js, self._db, batch_spec)
+                    await consumer.start()
+                    self._batch_consumers.append(consumer)
         for task in self._background:
             self._tasks.append(asyncio.create_task(task()))
         log.info("%s started", self.name)
@@ -104,6 +117,8 @@ class ServiceHost:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        for consumer in self._batch_consumers:
+            await consumer.stop()
         await self.broker.stop()
         if self.relay is not None:
             await self.relay.stop()

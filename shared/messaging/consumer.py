@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 from pydantic import ValidationError
 
@@ -102,24 +103,21 @@ def register_consumer(broker: NatsBroker, db: Database, spec: ConsumerSpec) -> N
         ack_policy=AckPolicy.MANUAL,
     )
     async def handle(msg: NatsMessage) -> None:
-        await handle_message(db, spec, msg)
+        await handle_message(db, spec, msg.raw_message)
 
     _ = handle
 
 
-async def handle_message(db: Database, spec: ConsumerSpec, msg: NatsMessage) -> None:
-    raw = msg.raw_message
+async def handle_message(db: Database, spec: ConsumerSpec, raw: Msg) -> None:
     headers: dict[str, str] = dict(raw.headers or {})
     body = raw.data
     try:
         event = parse_event(spec.routes, headers, body)
     except ValueError as error:
-        async with db.transaction() as tx:
-            await record_dead_letter(tx, spec.durable, raw.subject, body, headers, str(error))
-        await msg.ack()
+        await _dead_letter_and_ack(db, spec, raw, str(error))
         return
     if event is None:
-        await msg.ack()  # a type this consumer does not handle
+        await raw.ack()  # a type this consumer does not handle
         return
     handler = spec.routes[type(event)]
     try:
@@ -127,22 +125,21 @@ async def handle_message(db: Database, spec: ConsumerSpec, msg: NatsMessage) -> 
             if await mark_processed(tx, spec.durable, event):
                 await handler(tx, event)
     except PermanentError as error:
-        await _dead_letter_and_ack(db, spec, msg, f"rejected: {error}")
+        await _dead_letter_and_ack(db, spec, raw, f"rejected: {error}")
     except Exception as error:
         deliveries = raw.metadata.num_delivered if raw.metadata else 1
         if deliveries >= spec.max_deliveries:
-            await _dead_letter_and_ack(db, spec, msg, f"failed {deliveries} times; last error: {error!r}")
+            await _dead_letter_and_ack(db, spec, raw, f"failed {deliveries} times; last error: {error!r}")
         else:
             log.warning(
                 "%s: %s failed (delivery %d), retrying: %r", spec.durable, raw.subject, deliveries, error
             )
-            await msg.nack(delay=min(0.2 * 2**deliveries, 10.0))
+            await raw.nak(delay=min(0.2 * 2**deliveries, 10.0))
     else:
-        await msg.ack()
+        await raw.ack()
 
 
-async def _dead_letter_and_ack(db: Database, spec: ConsumerSpec, msg: NatsMessage, reason: str) -> None:
-    raw = msg.raw_message
+async def _dead_letter_and_ack(db: Database, spec: ConsumerSpec, raw: Msg, reason: str) -> None:
     async with db.transaction() as tx:
         await record_dead_letter(tx, spec.durable, raw.subject, raw.data, dict(raw.headers or {}), reason)
-    await msg.ack()
+    await raw.ack()

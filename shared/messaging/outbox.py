@@ -31,6 +31,7 @@ class OutboxRelay:
         self._js = js
         self._batch_size = batch_size
         self._poll_s = poll_s
+        self._ack_timeout_s = 10.0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         db.on_commit_with_events(self.wake)
@@ -53,8 +54,12 @@ class OutboxRelay:
             rows = await conn.fetch(CLAIM_BATCH_SQL, self._batch_size)
             if not rows:
                 return 0
-            for row in rows:
-                await self._js.publish(row["subject"], row["payload"], headers=row["headers"])
+            # Pipelined: every message goes out in id order, then all acks are awaited together.
+            acks = [
+                await self._js.publish_async(row["subject"], row["payload"], headers=row["headers"])
+                for row in rows
+            ]
+            await asyncio.wait_for(asyncio.gather(*acks), timeout=self._ack_timeout_s)
             await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
         return len(rows)
 

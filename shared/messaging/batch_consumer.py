@@ -1,0 +1,151 @@
+"""A batch variant of the idempotent consumer, for high-volume streams (usage events).
+
+A batch of messages is handled in ONE transaction: the event ids are recorded in processed_events in
+bulk, and the handler receives only the events not seen before, in stream order; every message is acked
+after commit. If the batch fails, its messages are retried one by one through the single-message path,
+so one poison message is dead-lettered alone and the rest still take effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig
+
+from shared.db.pool import Database, Tx
+from shared.events.base import Event
+from shared.messaging.consumer import ConsumerSpec, handle_message, parse_event, record_dead_letter
+from shared.messaging.streams import StreamDef
+
+log = logging.getLogger(__name__)
+
+BatchHandler = Callable[[Tx, list[Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class BatchConsumerSpec:
+    durable: str
+    stream: StreamDef
+    subject: str
+    event_types: tuple[type[Event], ...]
+    handler: BatchHandler
+    batch_size: int = 500
+    max_deliveries: int = 5
+
+    def single(self) -> ConsumerSpec:
+        """The same consumer, one message at a time (the fallback that isolates a poison message)."""
+
+        async def one(tx: Tx, event: Event) -> None:
+            await self.handler(tx, [event])
+
+        return ConsumerSpec(
+            durable=self.durable,
+            stream=self.stream,
+            subject=self.subject,
+            routes=dict.fromkeys(self.event_types, one),
+            max_deliveries=self.max_deliveries,
+        )
+
+
+class BatchConsumer:
+    def __init__(self, js: JetStreamContext, db: Database, spec: BatchConsumerSpec) -> None:
+        self._js = js
+        self._db = db
+        self._spec = spec
+        self._single = spec.single()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        config = ConsumerConfig(
+            durable_name=self._spec.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            max_deliver=self._spec.max_deliveries + 1,
+            ack_wait=60,
+            max_ack_pending=self._spec.batch_size * 4,
+        )
+        self._subscription = await self._js.pull_subscribe(
+            self._spec.subject, durable=self._spec.durable, stream=self._spec.stream.name, config=config
+        )
+        self._task = asyncio.create_task(self._run(), name=f"batch-consumer-{self._spec.durable}")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                messages = await self._subscription.fetch(self._spec.batch_size, timeout=1.0)
+            except (TimeoutError, NatsTimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: fetch failed; retrying", self._spec.durable)
+                await asyncio.sleep(1.0)
+                continue
+            await self.process(messages)
+
+    async def process(self, messages: Sequence[Msg]) -> None:
+        try:
+            await self._process_batch(messages)
+        except Exception as error:
+            log.warning(
+                "%s: batch of %d failed (%r); retrying one by one", self._spec.durable, len(messages), error
+            )
+            for message in messages:
+                await handle_message(self._db, self._single, message)
+            return
+        await asyncio.gather(*(message.ack() for message in messages))
+
+    async def _process_batch(self, messages: Sequence[Msg]) -> None:
+        routes = self._single.routes
+        events: list[Event] = []
+        async with self._db.transaction() as tx:
+            for message in messages:
+                try:
+                    event = parse_event(routes, dict(message.headers or {}), message.data)
+                except ValueError as error:
+                    await record_dead_letter(
+                        tx,
+                        self._spec.durable,
+                        message.subject,
+                        message.data,
+                        dict(message.headers or {}),
+                        str(error),
+                    )
+                    continue
+                if event is not None:
+                    events.append(event)
+            fresh = await _record_processed(tx, self._spec.durable, events)
+            if fresh:
+                await self._spec.handler(tx, fresh)
+
+
+async def _record_processed(tx: Tx, consumer: str, events: list[Event]) -> list[Event]:
+    """Record the ids; return the events not processed before (first copy only), in order."""
+    if not events:
+        return []
+    rows = await tx.conn.fetch(
+        "INSERT INTO processed_events (consumer, event_id) SELECT $1, unnest($2::uuid[]) "
+        "ON CONFLICT DO NOTHING RETURNING event_id",
+        consumer,
+        [event.event_id for event in events],
+    )
+    new_ids = {row["event_id"] for row in rows}
+    fresh: list[Event] = []
+    for event in events:
+        if event.event_id in new_ids:
+            new_ids.discard(event.event_id)  # a duplicate inside the batch counts once
+            fresh.append(event)
+    return fresh
