@@ -114,9 +114,11 @@ class ServiceHost:
                 await callback()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            # Bounded: on 3.11 asyncio.wait_for can swallow a cancel, and stop must not hang on it.
+            _, stuck = await asyncio.wait(self._tasks, timeout=10.0)
+            for task in stuck:
+                log.warning("%s: task %s did not stop within 10 s", self.name, task.get_name())
         for consumer in self._batch_consumers:
             await consumer.stop()
         await self.broker.stop()

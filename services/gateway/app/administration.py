@@ -5,10 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from shared.clock import Clock
-from shared.events.base import Event
-from shared.events.gateway import PriceBookSet, ProjectCreated, QuotaSet, TenantCreated
-
 from services.gateway.app.ports import GatewayStore, GatewayUnitOfWork
 from services.gateway.domain.auth import (
     Principal,
@@ -25,10 +21,14 @@ from services.gateway.domain.model import (
     Project,
     Tenant,
     currency_error,
+    gpu_model_errors,
     new_key_id,
     new_project_id,
     new_tenant_id,
 )
+from shared.clock import Clock
+from shared.events.base import Event
+from shared.events.gateway import PriceBookSet, ProjectCreated, QuotaSet, TenantCreated
 
 FIRST_ADMIN_KEY_NAME = "first admin"
 
@@ -127,7 +127,9 @@ class Administration:
             if not await uow.projects.add(project):
                 raise Conflict(f"tenant {tenant_id} already has a project named {command.name!r}")
             await uow.emit(
-                ProjectCreated(occurred_at=now, tenant_id=tenant_id, project_id=project.project_id, name=project.name)
+                ProjectCreated(
+                    occurred_at=now, tenant_id=tenant_id, project_id=project.project_id, name=project.name
+                )
             )
         return project
 
@@ -138,11 +140,7 @@ class Administration:
 
     async def set_quotas(self, principal: Principal, command: SetQuotas) -> Project:
         require_operator(principal)
-        errors = [
-            FieldError(f"quotas.{model}", "must be a GPU model name of 1 to 64 characters")
-            for model in command.quotas
-            if not model.strip() or len(model) > 64
-        ]
+        errors = gpu_model_errors("quotas", command.quotas)
         errors += [
             FieldError(f"quotas.{model}", f"must be 0 or more GPUs, not {gpus}")
             for model, gpus in command.quotas.items()
@@ -172,7 +170,7 @@ class Administration:
 
     async def set_price_book(self, principal: Principal, command: SetPriceBook) -> PriceBookSet:
         require_operator(principal)
-        errors: list[FieldError] = []
+        errors = gpu_model_errors("gpu_hour", command.gpu_hour)
         if command.currency is not None and (error := currency_error("currency", command.currency)):
             errors.append(error)
         prices = {f"gpu_hour.{model}": price for model, price in command.gpu_hour.items()} | {

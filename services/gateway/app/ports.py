@@ -9,11 +9,10 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from shared.events.base import Event
-from shared.events.jobs import JobState
-
 from services.gateway.domain.model import ApiKey, Invoice, Job, Node, Project, Tenant
 from services.gateway.domain.requests import JobPageCursor
+from shared.events.base import Event
+from shared.events.jobs import JobState
 
 
 class TenantRepository(Protocol):

@@ -77,3 +77,10 @@ class IdempotencyKeyReused(GatewayError):
 class DoesNotFitFleet(GatewayError):
     code = "does-not-fit-fleet"
     title = "Job does not fit the fleet"
+
+
+class RejectedEvent(GatewayError):
+    """An event that can never apply (say, it names a job this gateway never accepted): dead-lettered."""
+
+    code = "rejected-event"
+    title = "Event rejected"

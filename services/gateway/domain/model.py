@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from services.gateway.domain.auth import Role
+from services.gateway.domain.errors import FieldError
 from shared.events.jobs import JobSpec, JobState
 from shared.events.metering import InvoiceLine
 
-from services.gateway.domain.auth import Role
-from services.gateway.domain.errors import FieldError
-
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+MAX_GPU_MODEL_LENGTH = 64
 
 
 def new_tenant_id() -> str:
@@ -45,6 +46,16 @@ def period_error(field: str, period: str) -> FieldError | None:
     if match and 1 <= int(match.group(2)) <= 12:
         return None
     return FieldError(field, f"{period!r} is not a billing period of the form YYYY-MM")
+
+
+def gpu_model_errors(field: str, models: Iterable[str]) -> list[FieldError]:
+    return [
+        FieldError(
+            f"{field}.{model}", f"{model!r} is not a GPU model name of 1 to {MAX_GPU_MODEL_LENGTH} characters"
+        )
+        for model in models
+        if not model.strip() or len(model) > MAX_GPU_MODEL_LENGTH
+    ]
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
 
-from shared.events.jobs import JobSpec
-
 from services.gateway.domain.errors import DoesNotFitFleet, JobAlreadyFinished
 from services.gateway.domain.model import Invoice, Job, Node
+from shared.events.jobs import JobSpec
 
 
 def check_fits_fleet(spec: JobSpec, nodes: Iterable[Node]) -> None:

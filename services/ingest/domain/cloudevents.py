@@ -33,9 +33,13 @@ def decode_json(body: bytes) -> Any:
     try:
         return json.loads(body, parse_constant=_reject_constant)
     except UnicodeDecodeError as error:
-        raise MalformedBody(f"malformed JSON: the body is not UTF-8 ({error.reason} at byte {error.start})") from None
+        raise MalformedBody(
+            f"malformed JSON: the body is not UTF-8 ({error.reason} at byte {error.start})"
+        ) from None
     except json.JSONDecodeError as error:
-        raise MalformedBody(f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+        raise MalformedBody(
+            f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
     except ValueError as error:
         raise MalformedBody(f"malformed JSON: {error}") from None
 
@@ -110,7 +114,9 @@ def _data(event: Mapping[str, Any], problems: list[str]) -> dict[str, Any] | Non
     parsed: dict[str, Any] = {
         "tenant_id": _text(data, "tenant_id", problems, prefix="data.", max_chars=MAX_NAME_CHARS),
         "project_id": _text(data, "project_id", problems, prefix="data.", max_chars=MAX_NAME_CHARS),
-        "model_name": _text(data, "model_name", problems, prefix="data.", max_chars=MAX_NAME_CHARS, required=False),
+        "model_name": _text(
+            data, "model_name", problems, prefix="data.", max_chars=MAX_NAME_CHARS, required=False
+        ),
         "job_id": _text(data, "job_id", problems, prefix="data.", max_chars=MAX_NAME_CHARS, required=False),
     }
     for counter in _COUNTERS:
@@ -161,13 +167,17 @@ def _count(data: Mapping[str, Any], key: str, problems: list[str]) -> int | None
     return None
 
 
-def _time(event: Mapping[str, Any], problems: list[str], *, now: datetime, limits: TimeLimits) -> datetime | None:
+def _time(
+    event: Mapping[str, Any], problems: list[str], *, now: datetime, limits: TimeLimits
+) -> datetime | None:
     value = event.get("time")
     if value is None:
         problems.append("time: required (an RFC 3339 timestamp)")
         return None
     if not isinstance(value, str) or not _RFC3339.match(value):
-        problems.append(f"time: must be an RFC 3339 timestamp such as 2026-01-31T12:00:00Z, got {_show(value)}")
+        problems.append(
+            f"time: must be an RFC 3339 timestamp such as 2026-01-31T12:00:00Z, got {_show(value)}"
+        )
         return None
     try:
         parsed = datetime.fromisoformat(value.upper().replace(" ", "T"))

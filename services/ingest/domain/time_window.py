@@ -25,5 +25,7 @@ def time_problem(at: datetime, now: datetime, limits: TimeLimits) -> str | None:
         )
     age_s = -ahead_s
     if age_s > limits.max_age_s:
-        return f"time {at.isoformat()} is {age_s:.0f}s old (usage older than {limits.max_age_s:.0f}s is refused)"
+        return (
+            f"time {at.isoformat()} is {age_s:.0f}s old (usage older than {limits.max_age_s:.0f}s is refused)"
+        )
     return None

@@ -1,0 +1,73 @@
+"""Whether a command from the scheduler takes effect: epoch fencing and idempotency.
+
+The scheduler's leader lease has an epoch that grows with each new leader; a command carrying an older
+epoch than the newest this agent has seen comes from a deposed leader and is refused. A command that
+was already applied (a redelivery) has no second effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from enum import StrEnum
+
+from services.agent.domain.state import AgentState, Phase
+from shared.events.scheduler import StartWorkload, StopWorkload
+
+
+class Verdict(StrEnum):
+    APPLY = "apply"
+    STALE_EPOCH = "stale epoch"
+    WRONG_NODE = "command addressed to another node"
+    ALREADY_RUNNING = "allocation already running here"
+    ALREADY_FINISHED = "allocation already finished here"
+    UNKNOWN_GPU = "GPU not on this node"
+    UNKNOWN_ALLOCATION = "allocation unknown here"
+    ALREADY_STOPPING = "allocation already stopping"
+
+    @property
+    def applies(self) -> bool:
+        return self is Verdict.APPLY
+
+    @property
+    def rejects_workload(self) -> bool:
+        """The command is wrong for this node: the scheduler must hear that the workload will not run."""
+        return self is Verdict.UNKNOWN_GPU
+
+
+def judge_start(
+    state: AgentState, node_id: str, command: StartWorkload, node_gpus: Collection[str]
+) -> Verdict:
+    common = _judge_common(state, node_id, command.node_id, command.epoch)
+    if common is not None:
+        return common
+    if command.allocation_id in state.workloads:
+        return Verdict.ALREADY_RUNNING
+    if command.allocation_id in state.finished:
+        return Verdict.ALREADY_FINISHED
+    if any(uuid not in node_gpus for uuid in command.gpu_uuids):
+        return Verdict.UNKNOWN_GPU
+    return Verdict.APPLY
+
+
+def judge_stop(state: AgentState, node_id: str, command: StopWorkload) -> Verdict:
+    common = _judge_common(state, node_id, command.node_id, command.epoch)
+    if common is not None:
+        return common
+    record = state.workloads.get(command.allocation_id)
+    if record is None:
+        return Verdict.UNKNOWN_ALLOCATION
+    if record.phase is Phase.STOPPING:
+        return Verdict.ALREADY_STOPPING
+    return Verdict.APPLY
+
+
+def unknown_gpus(command: StartWorkload, node_gpus: Collection[str]) -> list[str]:
+    return [uuid for uuid in command.gpu_uuids if uuid not in node_gpus]
+
+
+def _judge_common(state: AgentState, node_id: str, addressed_to: str, epoch: int) -> Verdict | None:
+    if addressed_to != node_id:
+        return Verdict.WRONG_NODE
+    if epoch < state.newest_epoch:
+        return Verdict.STALE_EPOCH
+    return None

@@ -1,0 +1,111 @@
+"""What a node agent remembers across restarts: the newest scheduler epoch and the workloads it runs.
+
+Pure data with a JSON-friendly dict form; the adapter writes it to the state file atomically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from shared.events.agent import RunningWorkload
+
+STATE_VERSION = 1
+# Allocations whose workloads ended are remembered this long (in count), so that a start command
+# redelivered after its workload already finished is not run a second time.
+FINISHED_REMEMBERED = 1024
+
+
+class Phase(StrEnum):
+    # Written before the process is launched: after a crash, the restart looks for it before relaunching.
+    LAUNCHING = "launching"
+    RUNNING = "running"
+    # An inference replica between its exit and its relaunch.
+    RESTARTING = "restarting"
+    # A stop command was accepted: the process is being terminated.
+    STOPPING = "stopping"
+
+
+@dataclass
+class WorkloadRecord:
+    job_id: str
+    allocation_id: str
+    replica: int
+    kind: str  # JobKind value
+    command: list[str]
+    env: dict[str, str]  # the job's own variables; the platform's are added at each launch
+    gpu_uuids: list[str]
+    epoch: int
+    exit_file: str
+    log_file: str
+    tenant_id: str | None = None
+    pid: int = 0
+    phase: Phase = Phase.LAUNCHING
+    launches: int = 0
+    consecutive_failures: int = 0
+    last_exit_code: int | None = None
+    stop_grace_s: float = 0.0
+
+    @property
+    def is_inference(self) -> bool:
+        return self.kind == "inference"
+
+    @property
+    def has_process(self) -> bool:
+        return self.pid > 0 and self.phase in (Phase.RUNNING, Phase.STOPPING)
+
+    def as_running(self) -> RunningWorkload:
+        return RunningWorkload(
+            job_id=self.job_id, allocation_id=self.allocation_id, replica=self.replica, pid=self.pid
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WorkloadRecord:
+        values = dict(data)
+        values["phase"] = Phase(values.get("phase", Phase.RUNNING))
+        return cls(**values)
+
+
+@dataclass
+class AgentState:
+    newest_epoch: int = 0
+    workloads: dict[str, WorkloadRecord] = field(default_factory=dict)
+    finished: list[str] = field(default_factory=list)
+
+    def observe_epoch(self, epoch: int) -> None:
+        self.newest_epoch = max(self.newest_epoch, epoch)
+
+    def finish(self, allocation_id: str) -> None:
+        self.workloads.pop(allocation_id, None)
+        if allocation_id not in self.finished:
+            self.finished.append(allocation_id)
+            del self.finished[:-FINISHED_REMEMBERED]
+
+    def running(self) -> list[RunningWorkload]:
+        return [record.as_running() for record in self.workloads.values() if record.has_process]
+
+    def busy_gpus(self) -> frozenset[str]:
+        return frozenset(
+            uuid for record in self.workloads.values() if record.has_process for uuid in record.gpu_uuids
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "newest_epoch": self.newest_epoch,
+            "workloads": [asdict(record) for record in self.workloads.values()],
+            "finished": list(self.finished),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AgentState:
+        version = data.get("version")
+        if version != STATE_VERSION:
+            raise ValueError(f"state file version {version!r} is not {STATE_VERSION}")
+        records = [WorkloadRecord.from_dict(item) for item in data.get("workloads", [])]
+        return cls(
+            newest_epoch=int(data.get("newest_epoch", 0)),
+            workloads={record.allocation_id: record for record in records},
+            finished=list(data.get("finished", [])),
+        )

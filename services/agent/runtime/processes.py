@@ -1,0 +1,186 @@
+"""Workload processes on this host: each runs under the wrapper, as the leader of a session of its own.
+
+A new session keeps a workload alive through an agent crash or restart; the wrapper's exit file
+tells the restarted agent how a workload it no longer parents has ended. The agent never signals a
+pid it cannot prove is its wrapper (its command line names the workload's exit file), so a pid reused
+by another program after a restart is left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from services.agent.app.ports import UNKNOWN_EXIT_CODE, LaunchFailed
+from services.agent.domain.environment import workload_environment
+from services.agent.domain.state import WorkloadRecord
+from services.agent.runtime import wrapper
+from shared.clock import Clock, SystemClock
+
+log = logging.getLogger(__name__)
+
+WRAPPER_PATH = str(Path(wrapper.__file__).resolve())
+PROC = Path("/proc")
+
+
+def safe_file_name(text: str) -> str:
+    """Ids become file names: one harmless path component, distinct for distinct ids."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", text).lstrip(".")
+    if safe == text:
+        return safe
+    return f"{safe}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+class ProcessRuntime:
+    def __init__(
+        self, state_dir: Path, *, agent_env: Mapping[str, str] | None = None, clock: Clock | None = None
+    ) -> None:
+        self._clock: Clock = clock or SystemClock()
+        self.logs_dir = state_dir / "logs"
+        self.run_dir = state_dir / "run"
+        self._agent_env = agent_env
+        # Workloads launched by this agent process (its children): polled, so they are reaped.
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+
+    def files_for(self, job_id: str, replica: int, allocation_id: str) -> tuple[str, str]:
+        exit_file = self.run_dir / f"{safe_file_name(allocation_id)}.exit"
+        log_file = self.logs_dir / f"{safe_file_name(job_id)}-{replica}.log"
+        return str(exit_file.resolve()), str(log_file.resolve())
+
+    def launch(self, record: WorkloadRecord) -> int:
+        env = workload_environment(
+            os.environ if self._agent_env is None else self._agent_env,
+            record.env,
+            gpu_uuids=record.gpu_uuids,
+            job_id=record.job_id,
+            allocation_id=record.allocation_id,
+            replica=record.replica,
+        )
+        _check_program(record.command[0] if record.command else "", env.get("PATH", os.defpath))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        Path(record.log_file).parent.mkdir(parents=True, exist_ok=True)
+        self.note(record, f"launching allocation {record.allocation_id} (launch {record.launches + 1})")
+        with open(record.log_file, "ab") as log_handle:
+            try:
+                process = subprocess.Popen(
+                    [sys.executable, "-I", WRAPPER_PATH, record.exit_file, "--", *record.command],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_handle,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                )
+            except OSError as error:
+                raise LaunchFailed(
+                    wrapper.EXIT_CANNOT_EXECUTE, f"cannot start the workload wrapper: {error}"
+                ) from error
+        self._children[record.allocation_id] = process
+        return process.pid
+
+    def exit_code(self, record: WorkloadRecord) -> int | None:
+        child = self._children.get(record.allocation_id)
+        if child is not None and child.pid == record.pid:
+            returncode = child.poll()
+            if returncode is None:
+                return None
+            recorded = _read_exit_file(record.exit_file)
+            if recorded is not None:
+                return recorded
+            return wrapper.SIGNAL_EXIT_BASE - returncode if returncode < 0 else returncode
+        recorded = _read_exit_file(record.exit_file)
+        if recorded is not None:
+            return recorded
+        return None if self._is_our_wrapper(record.pid, record.exit_file) else UNKNOWN_EXIT_CODE
+
+    def terminate(self, record: WorkloadRecord) -> None:
+        """SIGTERM to the wrapper, which passes it on to the whole workload."""
+        if self._owns(record):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(record.pid, signal.SIGTERM)
+
+    def kill(self, record: WorkloadRecord) -> None:
+        """SIGKILL to the workload's process group: the wrapper, the command and its children."""
+        if self._owns(record):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(record.pid, signal.SIGKILL)
+
+    def find_launched(self, record: WorkloadRecord) -> int | None:
+        if not PROC.is_dir():
+            return None
+        for entry in PROC.iterdir():
+            if entry.name.isdigit() and self._is_our_wrapper(int(entry.name), record.exit_file):
+                return int(entry.name)
+        return None
+
+    def note(self, record: WorkloadRecord, message: str) -> None:
+        Path(record.log_file).parent.mkdir(parents=True, exist_ok=True)
+        stamp = self._clock.now().isoformat(timespec="seconds")
+        with open(record.log_file, "a") as handle:
+            handle.write(f"[aifactory-agent {stamp}] {message}\n")
+
+    def forget(self, record: WorkloadRecord) -> None:
+        child = self._children.pop(record.allocation_id, None)
+        if child is not None:
+            child.poll()  # reap it if it has ended
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(record.exit_file)
+
+    def _owns(self, record: WorkloadRecord) -> bool:
+        child = self._children.get(record.allocation_id)
+        if child is not None and child.pid == record.pid:
+            return child.poll() is None
+        return self._is_our_wrapper(record.pid, record.exit_file)
+
+    def _is_our_wrapper(self, pid: int, exit_file: str) -> bool:
+        if pid <= 0:
+            return False
+        try:
+            arguments = (PROC / str(pid) / "cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            return False
+        except OSError:
+            # No /proc (not Linux): the best we can do is that the pid exists.
+            return _pid_exists(pid)
+        return WRAPPER_PATH.encode() in arguments and exit_file.encode() in arguments
+
+
+def _check_program(program: str, path: str) -> None:
+    """Fail before launching when the program cannot run, with the reason the job log will show."""
+    if not program.strip():
+        raise LaunchFailed(wrapper.EXIT_NOT_FOUND, "cannot launch: the command is empty")
+    if shutil.which(program, path=path) is not None:
+        return
+    if os.sep in program and os.path.exists(program):
+        raise LaunchFailed(
+            wrapper.EXIT_CANNOT_EXECUTE, f"cannot launch {program!r}: permission denied (not executable)"
+        )
+    raise LaunchFailed(wrapper.EXIT_NOT_FOUND, f"cannot launch {program!r}: command not found (PATH={path})")
+
+
+def _read_exit_file(path: str) -> int | None:
+    try:
+        return int(Path(path).read_text().strip())
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        log.warning("exit file %s is unreadable: treating the exit code as unknown", path)
+        return UNKNOWN_EXIT_CODE
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,46 @@
+"""The node agent's settings: environment variables AIFACTORY_AGENT_*, overridden by command-line flags."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from shared.settings import PlatformSettings
+
+
+def default_node_id() -> str:
+    """The host's short name, made safe as a NATS subject token (no dots or wildcards)."""
+    short = socket.gethostname().split(".", 1)[0]
+    return re.sub(r"[^A-Za-z0-9_-]", "-", short) or "node"
+
+
+class AgentSettings(PlatformSettings):
+    """Field `agent_x` is read from AIFACTORY_AGENT_X (the platform's AIFACTORY_ prefix + field name)."""
+
+    agent_node_id: str = Field(default_factory=default_node_id, min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
+    agent_backend: Literal["nvml", "simulated"] = "nvml"
+    # The simulated backend's GPUs; NVML reports what the node really has.
+    agent_gpus: int = Field(default=8, ge=0, le=64)
+    agent_gpu_model: str = "A100"
+    agent_seed: int | None = 0
+    # Default: .aifactory/agents/<node_id> under the working directory.
+    agent_state_dir: Path | None = None
+    # JSON in the environment: AIFACTORY_AGENT_LABELS='{"rack": "r1"}'.
+    agent_labels: dict[str, str] = Field(default_factory=dict)
+    agent_heartbeat_s: float = Field(default=2.0, gt=0)
+    agent_sample_s: float = Field(default=5.0, gt=0)
+    # The longest grace a stop command gets before SIGKILL (a command asks for its own grace_s).
+    agent_stop_grace_s: float = Field(default=60.0, ge=0)
+    # Inference replicas restart after base, 2*base, ... up to max seconds.
+    agent_restart_backoff_s: float = Field(default=1.0, gt=0)
+    agent_restart_backoff_max_s: float = Field(default=30.0, gt=0)
+    # How often running processes are checked for an exit.
+    agent_poll_s: float = Field(default=0.2, gt=0)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.agent_state_dir or Path(".aifactory") / "agents" / self.agent_node_id

@@ -1,0 +1,42 @@
+"""The FastAPI application factory; tests drive it through httpx's ASGITransport or a real port."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from services.gateway.adapters.http import routes_admin, routes_billing_fleet, routes_jobs
+from services.gateway.adapters.http.problems import (
+    PROBLEM_MEDIA_TYPE,
+    RequestBodyGuard,
+    install_problem_handlers,
+)
+from services.gateway.adapters.http.schemas import ProblemDetails
+from services.gateway.app.use_cases import GatewayUseCases
+
+DEFAULT_MAX_BODY_BYTES = 65_536
+
+_PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ProblemDetails, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": "a problem"},
+}
+
+
+def create_http_app(use_cases: GatewayUseCases, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+    app = FastAPI(
+        title="aifactory gateway",
+        version="1.0",
+        description="Tenants, projects, API keys, GPU jobs, invoices and the fleet of a governed GPU platform.",
+    )
+    app.state.use_cases = use_cases
+    install_problem_handlers(app)
+    app.add_middleware(RequestBodyGuard, max_body_bytes=max_body_bytes)
+    for router in (routes_admin.router, routes_jobs.router, routes_billing_fleet.router):
+        app.include_router(router, responses=_PROBLEM_RESPONSES)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """No authentication: the service is up and serving."""
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,40 @@
+"""`Annotated` dependency aliases at the HTTP edge: the use cases and the calling principal."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from services.gateway.app.use_cases import GatewayUseCases
+from services.gateway.domain.auth import Principal
+from services.gateway.domain.errors import Unauthenticated
+
+# auto_error=False: a missing key must become our problem+json 401, not FastAPI's plain 403.
+_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the API key")
+
+
+def _use_cases(request: Request) -> GatewayUseCases:
+    use_cases: GatewayUseCases = request.app.state.use_cases
+    return use_cases
+
+
+UseCases = Annotated[GatewayUseCases, Depends(_use_cases)]
+
+
+async def _principal(
+    request: Request,
+    use_cases: UseCases,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key_header)],
+) -> Principal:
+    authorization = request.headers.get("authorization")
+    if authorization and bearer is None:
+        raise Unauthenticated("the Authorization header must be 'Bearer <API key>'")
+    presented = bearer.credentials if bearer is not None else api_key
+    return await use_cases.authenticator.authenticate(presented)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_principal)]

@@ -1,0 +1,122 @@
+"""Tenants, API keys, projects, quotas and price books."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from services.gateway.adapters.http.dependencies import CurrentPrincipal, UseCases
+from services.gateway.adapters.http.schemas import (
+    CreateKeyRequest,
+    CreateProjectRequest,
+    CreateTenantRequest,
+    KeyCreatedResponse,
+    PriceBookResponse,
+    ProjectList,
+    ProjectResponse,
+    QuotasResponse,
+    SetPriceBookRequest,
+    SetQuotasRequest,
+    TenantCreatedResponse,
+)
+from services.gateway.app.administration import (
+    CreateKey,
+    CreateProject,
+    CreateTenant,
+    SetPriceBook,
+    SetQuotas,
+)
+
+router = APIRouter(prefix="/v1", tags=["administration"])
+
+
+@router.post("/tenants", status_code=status.HTTP_201_CREATED, response_model=TenantCreatedResponse)
+async def create_tenant(
+    body: CreateTenantRequest, principal: CurrentPrincipal, use_cases: UseCases
+) -> TenantCreatedResponse:
+    """Operator only: a tenant and its first admin key (returned once)."""
+    created = await use_cases.administration.create_tenant(principal, CreateTenant(body.name, body.currency))
+    tenant = created.tenant
+    return TenantCreatedResponse(
+        tenant_id=tenant.tenant_id,
+        name=tenant.name,
+        currency=tenant.currency,
+        created_at=tenant.created_at,
+        admin_key=created.admin_key,
+    )
+
+
+@router.post(
+    "/tenants/{tenant_id}/keys", status_code=status.HTTP_201_CREATED, response_model=KeyCreatedResponse
+)
+async def create_key(
+    tenant_id: str, body: CreateKeyRequest, principal: CurrentPrincipal, use_cases: UseCases
+) -> KeyCreatedResponse:
+    """The operator or the tenant's admin: a new API key with a role (returned once)."""
+    created = await use_cases.administration.create_key(principal, CreateKey(tenant_id, body.role, body.name))
+    key = created.key
+    return KeyCreatedResponse(
+        key_id=key.key_id,
+        tenant_id=key.tenant_id,
+        role=key.role,
+        name=key.name,
+        created_at=key.created_at,
+        api_key=created.plaintext,
+    )
+
+
+@router.put("/tenants/{tenant_id}/price-book", response_model=PriceBookResponse)
+async def set_price_book(
+    tenant_id: str, body: SetPriceBookRequest, principal: CurrentPrincipal, use_cases: UseCases
+) -> PriceBookResponse:
+    """Operator only: the tenant's prices from now on (decimal strings or numbers, 0 or more)."""
+    event = await use_cases.administration.set_price_book(
+        principal,
+        SetPriceBook(
+            tenant_id=tenant_id,
+            currency=body.currency,
+            gpu_hour=body.gpu_hour,
+            per_1k_tokens=body.per_1k_tokens,
+            per_request=body.per_request,
+            per_kwh=body.per_kwh,
+        ),
+    )
+    return PriceBookResponse(
+        tenant_id=event.tenant_id,
+        currency=event.currency,
+        gpu_hour=event.gpu_hour,
+        per_1k_tokens=event.per_1k_tokens,
+        per_request=event.per_request,
+        per_kwh=event.per_kwh,
+    )
+
+
+@router.post("/projects", status_code=status.HTTP_201_CREATED, response_model=ProjectResponse)
+async def create_project(
+    body: CreateProjectRequest, principal: CurrentPrincipal, use_cases: UseCases
+) -> ProjectResponse:
+    """A tenant admin, or the operator naming tenant_id."""
+    project = await use_cases.administration.create_project(
+        principal, CreateProject(body.name, body.tenant_id)
+    )
+    return ProjectResponse.of(project)
+
+
+@router.get("/projects", response_model=ProjectList)
+async def list_projects(
+    principal: CurrentPrincipal,
+    use_cases: UseCases,
+    tenant_id: Annotated[str | None, Query(description="operator only: one tenant's projects")] = None,
+) -> ProjectList:
+    projects = await use_cases.administration.list_projects(principal, tenant_id)
+    return ProjectList(items=[ProjectResponse.of(p) for p in projects])
+
+
+@router.put("/projects/{project_id}/quotas", response_model=QuotasResponse)
+async def set_quotas(
+    project_id: str, body: SetQuotasRequest, principal: CurrentPrincipal, use_cases: UseCases
+) -> QuotasResponse:
+    """Operator only: GPUs per model the project may use at once (one QuotaSet event per model)."""
+    project = await use_cases.administration.set_quotas(principal, SetQuotas(project_id, body.quotas))
+    return QuotasResponse(project_id=project.project_id, tenant_id=project.tenant_id, quotas=body.quotas)

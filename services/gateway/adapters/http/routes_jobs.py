@@ -1,0 +1,65 @@
+"""Jobs: submit (idempotent with Idempotency-Key), read, list with keyset pages, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+
+from services.gateway.adapters.http.dependencies import CurrentPrincipal, UseCases
+from services.gateway.adapters.http.schemas import JobPageResponse, JobResponse, SubmitJobRequest
+from services.gateway.app.jobs import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ListJobs, SubmitJob
+from shared.events.jobs import JobState
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=JobResponse,
+    responses={200: {"model": JobResponse, "description": "the job an earlier identical request created"}},
+)
+async def submit_job(
+    body: SubmitJobRequest,
+    response: Response,
+    principal: CurrentPrincipal,
+    use_cases: UseCases,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", description="repeat a request safely: same key and body, same job"),
+    ] = None,
+) -> JobResponse:
+    """A member or admin of the project's tenant (or the operator)."""
+    submitted = await use_cases.jobs.submit(principal, SubmitJob(body.project_id, body.spec, idempotency_key))
+    response.status_code = status.HTTP_201_CREATED if submitted.created else status.HTTP_200_OK
+    response.headers["Location"] = f"/v1/jobs/{submitted.job.job_id}"
+    return JobResponse.of(submitted.job)
+
+
+@router.get("", response_model=JobPageResponse)
+async def list_jobs(
+    principal: CurrentPrincipal,
+    use_cases: UseCases,
+    project_id: str | None = None,
+    state: JobState | None = None,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    page_token: str | None = None,
+    tenant_id: Annotated[str | None, Query(description="operator only: one tenant's jobs")] = None,
+) -> JobPageResponse:
+    """Newest first; follow next_page_token until it is null."""
+    page = await use_cases.jobs.list(principal, ListJobs(tenant_id, project_id, state, page_size, page_token))
+    return JobPageResponse(
+        items=[JobResponse.of(j) for j in page.items], next_page_token=page.next_page_token
+    )
+
+
+@router.get("/{job_id}", response_model=JobResponse)
+async def get_job(job_id: str, principal: CurrentPrincipal, use_cases: UseCases) -> JobResponse:
+    return JobResponse.of(await use_cases.jobs.get(principal, job_id))
+
+
+@router.post("/{job_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=JobResponse)
+async def cancel_job(job_id: str, principal: CurrentPrincipal, use_cases: UseCases) -> JobResponse:
+    """Asks the scheduler to stop the job; repeating it is harmless; a finished job answers 409."""
+    return JobResponse.of(await use_cases.jobs.cancel(principal, job_id))

@@ -1,0 +1,211 @@
+"""Request and response bodies of the HTTP API. Requests forbid unknown fields, so typos are reported."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from services.gateway.domain.auth import Role
+from services.gateway.domain.model import Invoice, Job, Node, Project
+from shared.events.jobs import JobSpec, JobState
+from shared.events.metering import InvoiceLine
+
+
+class RequestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Identifier = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class CreateTenantRequest(RequestBody):
+    name: Name
+    currency: str = Field(default="USD", description="ISO 4217 code, three upper-case letters")
+
+
+class CreateKeyRequest(RequestBody):
+    role: Role
+    name: Name
+
+
+class CreateProjectRequest(RequestBody):
+    name: Name
+    tenant_id: str | None = Field(default=None, description="required for the operator; tenant keys omit it")
+
+
+class SetQuotasRequest(RequestBody):
+    quotas: dict[str, StrictInt] = Field(description="GPU model -> GPUs the project may use at once")
+
+
+class SetPriceBookRequest(RequestBody):
+    currency: str | None = Field(default=None, description="defaults to the tenant's currency")
+    gpu_hour: dict[str, Decimal] = Field(default_factory=dict, description="GPU model -> price per GPU-hour")
+    per_1k_tokens: Decimal = Decimal(0)
+    per_request: Decimal = Decimal(0)
+    per_kwh: Decimal = Decimal(0)
+
+
+class SubmitJobRequest(RequestBody):
+    project_id: Identifier
+    spec: JobSpec
+
+
+class FinalizeInvoiceRequest(RequestBody):
+    tenant_id: Identifier
+    period: str = Field(description="billing period, YYYY-MM")
+
+
+class TenantCreatedResponse(BaseModel):
+    tenant_id: str
+    name: str
+    currency: str
+    created_at: datetime
+    admin_key: str = Field(description="the tenant's first admin API key; shown only this once")
+
+
+class KeyCreatedResponse(BaseModel):
+    key_id: str
+    tenant_id: str
+    role: Role
+    name: str
+    created_at: datetime
+    api_key: str = Field(description="shown only this once; the gateway keeps only its hash")
+
+
+class ProjectResponse(BaseModel):
+    project_id: str
+    tenant_id: str
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, project: Project) -> ProjectResponse:
+        return cls(
+            project_id=project.project_id,
+            tenant_id=project.tenant_id,
+            name=project.name,
+            created_at=project.created_at,
+        )
+
+
+class ProjectList(BaseModel):
+    items: list[ProjectResponse]
+
+
+class QuotasResponse(BaseModel):
+    project_id: str
+    tenant_id: str
+    quotas: dict[str, int]
+
+
+class PriceBookResponse(BaseModel):
+    tenant_id: str
+    currency: str
+    gpu_hour: dict[str, Decimal]
+    per_1k_tokens: Decimal
+    per_request: Decimal
+    per_kwh: Decimal
+
+
+class JobResponse(BaseModel):
+    job_id: str
+    tenant_id: str
+    project_id: str
+    spec: JobSpec
+    state: JobState
+    reason: str
+    created_at: datetime
+    updated_at: datetime
+    cancel_requested_at: datetime | None
+
+    @classmethod
+    def of(cls, job: Job) -> JobResponse:
+        return cls(
+            job_id=job.job_id,
+            tenant_id=job.tenant_id,
+            project_id=job.project_id,
+            spec=job.spec,
+            state=job.state,
+            reason=job.reason,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+            cancel_requested_at=job.cancel_requested_at,
+        )
+
+
+class JobPageResponse(BaseModel):
+    items: list[JobResponse]
+    next_page_token: str | None = Field(description="pass as page_token for the next page; null on the last")
+
+
+class InvoiceResponse(BaseModel):
+    invoice_id: str
+    tenant_id: str
+    period: str
+    status: str
+    currency: str
+    lines: list[InvoiceLine]
+    total: Decimal
+    final: bool
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, invoice: Invoice) -> InvoiceResponse:
+        return cls(
+            invoice_id=invoice.invoice_id,
+            tenant_id=invoice.tenant_id,
+            period=invoice.period,
+            status=invoice.status,
+            currency=invoice.currency,
+            lines=list(invoice.lines),
+            total=invoice.total,
+            final=invoice.final,
+            updated_at=invoice.snapshot_at,
+        )
+
+
+class InvoiceList(BaseModel):
+    items: list[InvoiceResponse]
+
+
+class FinalizeRequestedResponse(BaseModel):
+    tenant_id: str
+    period: str
+    request_id: str = Field(description="the id of the InvoiceFinalizeRequested event")
+
+
+class NodeResponse(BaseModel):
+    node_id: str
+    state: str
+    gpu_model: str
+    gpu_count: int
+    changed_at: datetime
+
+    @classmethod
+    def of(cls, node: Node) -> NodeResponse:
+        return cls(
+            node_id=node.node_id,
+            state=node.state,
+            gpu_model=node.gpu_model,
+            gpu_count=node.gpu_count,
+            changed_at=node.changed_at,
+        )
+
+
+class NodeList(BaseModel):
+    items: list[NodeResponse]
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, for the OpenAPI document (responses are application/problem+json)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[dict[str, str]] | None = None

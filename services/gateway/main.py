@@ -1,0 +1,68 @@
+"""The gateway service: `python -m services.gateway.main` (settings from AIFACTORY_* variables)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.gateway.adapters.consumers import gateway_consumers
+from services.gateway.adapters.http.app import create_http_app
+from services.gateway.adapters.http.server import EmbeddedHttpServer
+from services.gateway.adapters.postgres.store import PgGatewayStore
+from services.gateway.app.use_cases import GatewayUseCases
+from services.gateway.settings import GatewaySettings
+from shared.clock import Clock
+from shared.service import ServiceHost, run_service
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "gateway"
+SCHEMA = "gateway"
+MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+
+
+class GatewayService(ServiceHost):
+    """The platform host plus the HTTP edge; `http_app` serves tests, `http` the bound port."""
+
+    def __init__(self, settings: GatewaySettings, clock: Clock | None = None) -> None:
+        super().__init__(SERVICE_NAME, settings, schema=SCHEMA, migrations=MIGRATIONS, clock=clock)
+        if not settings.admin_key:
+            log.warning(
+                "AIFACTORY_ADMIN_KEY is empty: operator actions (tenants, quotas, prices) are disabled"
+            )
+        store = PgGatewayStore(lambda: self.db)
+        self.use_cases = GatewayUseCases.build(store, self.clock, settings.admin_key)
+        self.http_app: FastAPI = create_http_app(self.use_cases, max_body_bytes=settings.max_body_bytes)
+        self.http = EmbeddedHttpServer(self.http_app, settings.http_host, settings.http_port)
+        self.add_consumers(lambda: gateway_consumers(settings.max_deliveries))
+        self.add_background(self.http.serve)
+        self.on_stop(self.http.stop)
+
+
+def create_service(settings: GatewaySettings, clock: Clock | None = None) -> GatewayService:
+    return GatewayService(settings, clock)
+
+
+def main() -> None:
+    settings = GatewaySettings()
+    services: list[GatewayService] = []
+
+    def build() -> GatewayService:
+        service = create_service(settings)
+        # Without its HTTP edge the gateway is useless: stop cleanly (as on SIGTERM), then exit non-zero.
+        service.http.on_failure = lambda: os.kill(os.getpid(), signal.SIGTERM)
+        services.append(service)
+        return service
+
+    run_service(SERVICE_NAME, settings, build)
+    if any(service.http.failed for service in services):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

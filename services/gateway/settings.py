@@ -1,0 +1,15 @@
+"""Gateway settings from the environment (prefix AIFACTORY_), on top of the platform's."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.settings import PlatformSettings
+
+
+class GatewaySettings(PlatformSettings):
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)  # 0: any free port (tests)
+    # The operator's bootstrap key (AIFACTORY_ADMIN_KEY). Empty: no operator action is possible.
+    admin_key: str = ""
+    max_body_bytes: int = Field(default=65_536, ge=1)

@@ -1,0 +1,1 @@
+"""Ingest's adapters: NATS consumers, the PostgreSQL store, the HTTP API, migrations."""

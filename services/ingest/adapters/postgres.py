@@ -1,0 +1,162 @@
+"""The PostgreSQL side of ingest's ports: the store inside one transaction, and the dead-letter reader."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import datetime
+from uuid import UUID
+
+from services.ingest.app.ports import DeadLetterView, IngestStore
+from services.ingest.domain.allocations import AllocationInterval
+from shared.db.pool import Database, Tx
+from shared.events.ingest import UsageRecorded
+from shared.events.scheduler import AllocationBound, AllocationReleased
+from shared.messaging.consumer import record_dead_letter
+
+INTERVALS_ON_GPU_SQL = """
+SELECT g.gpu_uuid, a.allocation_id, a.tenant_id, a.project_id, a.job_id, a.gpu_model, a.bound_at, a.released_at
+FROM allocation_gpus g JOIN allocations a USING (allocation_id)
+WHERE g.gpu_uuid = $1 AND a.bound_at <= $2 AND (a.released_at IS NULL OR a.released_at >= $2)
+"""
+
+# A release may be handled before its binding (a retried binding): each keeps what the other wrote.
+SAVE_BOUND_SQL = """
+INSERT INTO allocations (allocation_id, tenant_id, project_id, job_id, node_id, gpu_model, bound_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (allocation_id) DO UPDATE SET bound_at = EXCLUDED.bound_at
+"""
+SAVE_RELEASED_SQL = """
+INSERT INTO allocations (allocation_id, tenant_id, project_id, job_id, node_id, gpu_model, bound_at, released_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (allocation_id) DO UPDATE SET released_at = EXCLUDED.released_at
+"""
+
+
+class PgIngestStore(IngestStore):
+    def __init__(self, tx: Tx) -> None:
+        self._tx = tx
+        self._conn = tx.conn
+
+    async def claim_sample_key(
+        self, node_id: str, gpu_uuid: str, occurred_at: datetime, event_id: UUID
+    ) -> bool:
+        inserted = await self._conn.fetchval(
+            "INSERT INTO sample_keys (node_id, gpu_uuid, occurred_at, event_id) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            node_id,
+            gpu_uuid,
+            occurred_at,
+            event_id,
+        )
+        return bool(inserted)
+
+    async def claim_external_key(self, source: str, event_id: str, event_time: datetime) -> bool:
+        inserted = await self._conn.fetchval(
+            "INSERT INTO external_keys (source, event_id, event_time) VALUES ($1, $2, $3) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            source,
+            event_id,
+            event_time,
+        )
+        return bool(inserted)
+
+    async def intervals_on_gpu(self, gpu_uuid: str, at: datetime) -> list[AllocationInterval]:
+        rows = await self._conn.fetch(INTERVALS_ON_GPU_SQL, gpu_uuid, at)
+        return [AllocationInterval(**dict(row)) for row in rows]
+
+    async def save_bound(self, event: AllocationBound) -> None:
+        await self._conn.execute(
+            SAVE_BOUND_SQL,
+            event.allocation_id,
+            event.tenant_id,
+            event.project_id,
+            event.job_id,
+            event.node_id,
+            event.gpu_model,
+            event.bound_at,
+        )
+        await self._conn.execute(
+            "INSERT INTO allocation_gpus (allocation_id, gpu_uuid) SELECT $1, unnest($2::text[]) "
+            "ON CONFLICT DO NOTHING",
+            event.allocation_id,
+            event.gpu_uuids,
+        )
+
+    async def save_released(self, event: AllocationReleased) -> None:
+        await self._conn.execute(
+            SAVE_RELEASED_SQL,
+            event.allocation_id,
+            event.tenant_id,
+            event.project_id,
+            event.job_id,
+            event.node_id,
+            event.gpu_model,
+            event.bound_at,
+            event.released_at,
+        )
+
+    async def save_tenant(self, tenant_id: str, name: str) -> None:
+        await self._conn.execute(
+            "INSERT INTO tenants (tenant_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING", tenant_id, name
+        )
+
+    async def save_project(self, tenant_id: str, project_id: str, name: str) -> None:
+        await self._conn.execute(
+            "INSERT INTO projects (tenant_id, project_id, name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            tenant_id,
+            project_id,
+            name,
+        )
+
+    async def tenant_exists(self, tenant_id: str) -> bool:
+        return bool(await self._conn.fetchval("SELECT true FROM tenants WHERE tenant_id = $1", tenant_id))
+
+    async def project_exists(self, tenant_id: str, project_id: str) -> bool:
+        found = await self._conn.fetchval(
+            "SELECT true FROM projects WHERE tenant_id = $1 AND project_id = $2", tenant_id, project_id
+        )
+        return bool(found)
+
+    async def emit(self, record: UsageRecorded) -> None:
+        await self._tx.emit(record)
+
+    async def dead_letter(
+        self, consumer: str, subject: str, payload: bytes, headers: Mapping[str, str], reason: str
+    ) -> None:
+        await record_dead_letter(self._tx, consumer, subject, payload, headers, reason)
+
+    async def prune(self, before: datetime) -> int:
+        removed = 0
+        for statement in (
+            "DELETE FROM sample_keys WHERE occurred_at < $1",
+            "DELETE FROM external_keys WHERE event_time < $1",
+            "DELETE FROM allocations WHERE released_at < $1",
+        ):
+            status = await self._conn.execute(statement, before)
+            removed += int(status.rsplit(" ", 1)[-1])
+        return removed
+
+
+class PgUnitOfWork:
+    """One PostgreSQL transaction per use, with the outbox relay woken after a commit that emitted."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[IngestStore]:
+        async with self._db.transaction() as tx:
+            yield PgIngestStore(tx)
+
+
+class PgDeadLetterReader:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def recent_dead_letters(self, limit: int) -> list[DeadLetterView]:
+        rows = await self._db.fetch(
+            "SELECT id, consumer, subject, event_id, reason, failed_at FROM dead_letters ORDER BY id DESC LIMIT $1",
+            limit,
+        )
+        return [DeadLetterView(**dict(row)) for row in rows]

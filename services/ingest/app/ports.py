@@ -1,0 +1,78 @@
+"""The ports ingest's use cases need. PostgreSQL implements them in adapters/; tests use an in-memory fake."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from services.ingest.domain.allocations import AllocationInterval
+from shared.events.ingest import UsageRecorded
+from shared.events.scheduler import AllocationBound, AllocationReleased
+
+
+class IngestStore(Protocol):
+    """Ingest's state inside one transaction: what is written commits (or rolls back) together."""
+
+    async def claim_sample_key(
+        self, node_id: str, gpu_uuid: str, occurred_at: datetime, event_id: UUID
+    ) -> bool:
+        """Record a sample's natural key; False when a sample with that key was already recorded."""
+        ...
+
+    async def claim_external_key(self, source: str, event_id: str, event_time: datetime) -> bool:
+        """Record a CloudEvent's (source, id); False when that event was already recorded."""
+        ...
+
+    async def intervals_on_gpu(self, gpu_uuid: str, at: datetime) -> list[AllocationInterval]:
+        """The allocation intervals on this GPU that cover `at` (bound_at <= at <= released_at or open)."""
+        ...
+
+    async def save_bound(self, event: AllocationBound) -> None: ...
+
+    async def save_released(self, event: AllocationReleased) -> None: ...
+
+    async def save_tenant(self, tenant_id: str, name: str) -> None: ...
+
+    async def save_project(self, tenant_id: str, project_id: str, name: str) -> None: ...
+
+    async def tenant_exists(self, tenant_id: str) -> bool: ...
+
+    async def project_exists(self, tenant_id: str, project_id: str) -> bool: ...
+
+    async def emit(self, record: UsageRecorded) -> None:
+        """Publish after commit (the transactional outbox)."""
+        ...
+
+    async def dead_letter(
+        self, consumer: str, subject: str, payload: bytes, headers: Mapping[str, str], reason: str
+    ) -> None: ...
+
+    async def prune(self, before: datetime) -> int:
+        """Delete dedupe keys and released intervals older than `before`; how many rows went."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """Opens a transaction: `async with unit_of_work() as store:` commits on a clean exit."""
+
+    def __call__(self) -> AbstractAsyncContextManager[IngestStore]: ...
+
+
+@dataclass(frozen=True)
+class DeadLetterView:
+    id: int
+    consumer: str
+    subject: str
+    event_id: str | None
+    reason: str
+    failed_at: datetime
+
+
+class DeadLetterReader(Protocol):
+    async def recent_dead_letters(self, limit: int) -> list[DeadLetterView]:
+        """The newest dead letters first."""
+        ...

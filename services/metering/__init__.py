@@ -1,0 +1,1 @@
+"""Metering: price books, rated usage and invoices (schema metering)."""

@@ -1,0 +1,1 @@
+"""Metering adapters: bus consumers, the PostgreSQL store, the invoice publisher, migrations."""

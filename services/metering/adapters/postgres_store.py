@@ -1,0 +1,226 @@
+"""The MeteringStore on PostgreSQL (schema metering), bound to one transaction's connection."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+import asyncpg
+
+from services.metering.app.ports import TenantAccount
+from services.metering.domain.invoice import Invoice, InvoiceLine, InvoiceStatus
+from services.metering.domain.meters import MeterName
+from services.metering.domain.pricing import PriceBook
+from services.metering.domain.rating import Charge, RatedItem
+
+# Charges of one period, summed per price: amount = sum(quantity x price) is unchanged by the grouping,
+# and an invoice is rebuilt from a handful of rows however many samples fed it.
+CHARGES_SQL = """
+SELECT r.project_id, c.meter, c.gpu_model, c.unit_price,
+       sum(c.base_quantity) AS base_quantity, max(c.priced_at) AS priced_at
+FROM rated_items r JOIN rated_charges c ON c.rated_item_id = r.id
+WHERE r.tenant_id = $1 AND r.period = $2
+GROUP BY r.project_id, c.meter, c.gpu_model, c.unit_price
+"""
+
+INSERT_ITEM_SQL = """
+INSERT INTO rated_items (source_event_id, source_key, kind, tenant_id, project_id, usage_period, period,
+                         occurred_at, priced_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT DO NOTHING
+RETURNING id
+"""
+
+SAVE_INVOICE_SQL = """
+INSERT INTO invoices (tenant_id, period, invoice_id, status, currency, lines, total, updated_at, finalized_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (tenant_id, period) DO UPDATE
+SET status = EXCLUDED.status, currency = EXCLUDED.currency, lines = EXCLUDED.lines, total = EXCLUDED.total,
+    updated_at = EXCLUDED.updated_at, finalized_at = EXCLUDED.finalized_at
+WHERE invoices.status = 'draft'
+"""
+
+CLAIM_DUE_TENANTS_SQL = """
+SELECT t.tenant_id, t.currency FROM tenants t
+WHERE EXISTS (SELECT 1 FROM dirty_invoices d WHERE d.tenant_id = t.tenant_id)
+  AND (t.last_published_at IS NULL OR t.last_published_at <= $1)
+ORDER BY t.tenant_id
+LIMIT $2
+FOR UPDATE OF t SKIP LOCKED
+"""
+
+
+class PostgresMeteringStore:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def add_tenant(self, tenant_id: str, name: str, currency: str) -> bool:
+        created = await self._conn.fetchval(
+            "INSERT INTO tenants (tenant_id, name, currency) VALUES ($1, $2, $3) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            tenant_id,
+            name,
+            currency,
+        )
+        return bool(created)
+
+    async def lock_tenant(self, tenant_id: str, *, exclusive: bool) -> TenantAccount | None:
+        lock = "FOR UPDATE" if exclusive else "FOR SHARE"
+        row = await self._conn.fetchrow(
+            f"SELECT tenant_id, currency FROM tenants WHERE tenant_id = $1 {lock}", tenant_id
+        )
+        return TenantAccount(row["tenant_id"], row["currency"]) if row else None
+
+    async def set_currency(self, tenant_id: str, currency: str) -> None:
+        await self._conn.execute("UPDATE tenants SET currency = $2 WHERE tenant_id = $1", tenant_id, currency)
+
+    async def has_rated_items(self, tenant_id: str) -> bool:
+        return bool(
+            await self._conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM rated_items WHERE tenant_id = $1)", tenant_id
+            )
+        )
+
+    async def add_price_book(self, source_event_id: UUID, book: PriceBook) -> None:
+        await self._conn.execute(
+            "INSERT INTO price_books (tenant_id, source_event_id, effective_from, currency, gpu_hour, "
+            "per_1k_tokens, per_request, per_kwh) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            book.tenant_id,
+            source_event_id,
+            book.effective_from,
+            book.currency,
+            {model: str(price) for model, price in book.gpu_hour.items()},  # strings keep Decimal exact
+            book.per_1k_tokens,
+            book.per_request,
+            book.per_kwh,
+        )
+
+    async def price_books(self, tenant_id: str) -> Sequence[PriceBook]:
+        rows = await self._conn.fetch(
+            "SELECT * FROM price_books WHERE tenant_id = $1 ORDER BY effective_from, id", tenant_id
+        )
+        return [
+            PriceBook(
+                tenant_id=row["tenant_id"],
+                currency=row["currency"],
+                effective_from=row["effective_from"],
+                gpu_hour={model: Decimal(price) for model, price in row["gpu_hour"].items()},
+                per_1k_tokens=row["per_1k_tokens"],
+                per_request=row["per_request"],
+                per_kwh=row["per_kwh"],
+            )
+            for row in rows
+        ]
+
+    async def finalized_periods(self, tenant_id: str) -> set[str]:
+        rows = await self._conn.fetch(
+            "SELECT period FROM invoices WHERE tenant_id = $1 AND status = 'finalized'", tenant_id
+        )
+        return {row["period"] for row in rows}
+
+    async def add_rated_item(self, item: RatedItem) -> UUID | None:
+        item_id = await self._conn.fetchval(
+            INSERT_ITEM_SQL,
+            item.source_event_id,
+            item.source_key,
+            item.kind,
+            item.tenant_id,
+            item.project_id,
+            item.usage_period,
+            item.period,
+            item.occurred_at,
+            item.priced_at,
+        )
+        if item_id is None:
+            holder: UUID = await self._conn.fetchval(
+                "SELECT source_event_id FROM rated_items WHERE source_event_id = $1 "
+                "OR (tenant_id = $2 AND source_key = $3) LIMIT 1",
+                item.source_event_id,
+                item.tenant_id,
+                item.source_key,
+            )
+            return holder
+        await self._conn.executemany(
+            "INSERT INTO rated_charges (rated_item_id, meter, gpu_model, base_quantity, unit_price, priced_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6)",
+            [
+                (item_id, c.meter.value, c.gpu_model, c.base_quantity, c.unit_price, c.priced_at)
+                for c in item.charges
+            ],
+        )
+        return None
+
+    async def charges(self, tenant_id: str, period: str) -> Sequence[Charge]:
+        rows = await self._conn.fetch(CHARGES_SQL, tenant_id, period)
+        return [
+            Charge(
+                project_id=row["project_id"],
+                meter=MeterName(row["meter"]),
+                base_quantity=row["base_quantity"],
+                unit_price=row["unit_price"],
+                priced_at=row["priced_at"],
+                gpu_model=row["gpu_model"],
+            )
+            for row in rows
+        ]
+
+    async def invoice_status(self, tenant_id: str, period: str) -> InvoiceStatus | None:
+        status = await self._conn.fetchval(
+            "SELECT status FROM invoices WHERE tenant_id = $1 AND period = $2", tenant_id, period
+        )
+        return InvoiceStatus(status) if status else None
+
+    async def save_invoice(self, invoice: Invoice, at: datetime) -> None:
+        await self._conn.execute(
+            SAVE_INVOICE_SQL,
+            invoice.tenant_id,
+            invoice.period,
+            invoice.invoice_id,
+            invoice.status.value,
+            invoice.currency,
+            [_line_json(line) for line in invoice.lines],
+            invoice.total,
+            at,
+            at if invoice.status is InvoiceStatus.FINALIZED else None,
+        )
+
+    async def mark_dirty(self, tenant_id: str, period: str) -> None:
+        await self._conn.execute(
+            "INSERT INTO dirty_invoices (tenant_id, period) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            tenant_id,
+            period,
+        )
+
+    async def clear_dirty(self, tenant_id: str, period: str) -> None:
+        await self._conn.execute(
+            "DELETE FROM dirty_invoices WHERE tenant_id = $1 AND period = $2", tenant_id, period
+        )
+
+    async def claim_due_tenants(self, published_before: datetime, limit: int) -> Sequence[TenantAccount]:
+        rows = await self._conn.fetch(CLAIM_DUE_TENANTS_SQL, published_before, limit)
+        return [TenantAccount(row["tenant_id"], row["currency"]) for row in rows]
+
+    async def take_dirty_periods(self, tenant_id: str) -> list[str]:
+        rows = await self._conn.fetch(
+            "DELETE FROM dirty_invoices WHERE tenant_id = $1 RETURNING period", tenant_id
+        )
+        return sorted(row["period"] for row in rows)
+
+    async def mark_published(self, tenant_id: str, at: datetime) -> None:
+        await self._conn.execute(
+            "UPDATE tenants SET last_published_at = $2 WHERE tenant_id = $1", tenant_id, at
+        )
+
+
+def _line_json(line: InvoiceLine) -> dict[str, str | None]:
+    return {
+        "project_id": line.project_id,
+        "meter": line.meter.value,
+        "gpu_model": line.gpu_model,
+        "quantity": str(line.quantity),
+        "unit": line.unit,
+        "unit_price": str(line.unit_price),
+        "amount": str(line.amount),
+    }

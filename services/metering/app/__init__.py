@@ -1,0 +1,1 @@
+"""Metering use cases: they take ports (app/ports.py), never adapters."""

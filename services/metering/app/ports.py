@@ -1,0 +1,82 @@
+"""The ports metering's use cases work through.
+
+A MeteringStore is bound to one open transaction: what a use case writes through it commits or rolls
+back together with the consumer's processed-event record and the outbox rows it emits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from services.metering.domain.invoice import Invoice, InvoiceStatus
+from services.metering.domain.pricing import PriceBook
+from services.metering.domain.rating import Charge, RatedItem
+from shared.events.base import Event
+
+
+@dataclass(frozen=True)
+class TenantAccount:
+    tenant_id: str
+    currency: str
+
+
+class EventOutbox(Protocol):
+    """Events emitted here are published only if the transaction commits (shared Tx satisfies it)."""
+
+    async def emit(self, event: Event) -> None: ...
+
+
+class MeteringStore(Protocol):
+    async def add_tenant(self, tenant_id: str, name: str, currency: str) -> bool:
+        """Create the tenant unless it exists; True when created."""
+        ...
+
+    async def lock_tenant(self, tenant_id: str, *, exclusive: bool) -> TenantAccount | None:
+        """The tenant, locked until the transaction ends: shared while rating, exclusive while closing
+        an invoice, so that no charge lands in a period while it is being finalized."""
+        ...
+
+    async def set_currency(self, tenant_id: str, currency: str) -> None: ...
+
+    async def has_rated_items(self, tenant_id: str) -> bool: ...
+
+    async def add_price_book(self, source_event_id: UUID, book: PriceBook) -> None: ...
+
+    async def price_books(self, tenant_id: str) -> Sequence[PriceBook]:
+        """Every version, oldest effective_from first (ties in arrival order)."""
+        ...
+
+    async def finalized_periods(self, tenant_id: str) -> set[str]: ...
+
+    async def add_rated_item(self, item: RatedItem) -> UUID | None:
+        """Store the item; None when stored, else the event id that already holds its source_key."""
+        ...
+
+    async def charges(self, tenant_id: str, period: str) -> Sequence[Charge]:
+        """The priced charges billed in the period (they may be pre-aggregated per price)."""
+        ...
+
+    async def invoice_status(self, tenant_id: str, period: str) -> InvoiceStatus | None: ...
+
+    async def save_invoice(self, invoice: Invoice, at: datetime) -> None:
+        """Insert or replace a draft; a finalized invoice is never replaced."""
+        ...
+
+    async def mark_dirty(self, tenant_id: str, period: str) -> None: ...
+
+    async def clear_dirty(self, tenant_id: str, period: str) -> None: ...
+
+    async def claim_due_tenants(self, published_before: datetime, limit: int) -> Sequence[TenantAccount]:
+        """Tenants with dirty invoices, last published before the given time (or never), locked so that
+        other replicas skip them."""
+        ...
+
+    async def take_dirty_periods(self, tenant_id: str) -> list[str]:
+        """The tenant's dirty periods, cleared."""
+        ...
+
+    async def mark_published(self, tenant_id: str, at: datetime) -> None: ...

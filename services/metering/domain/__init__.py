@@ -1,0 +1,1 @@
+"""Pure metering: rating, periods, money and invoice building. Standard library only."""

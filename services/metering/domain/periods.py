@@ -1,0 +1,44 @@
+"""Billing periods: calendar months in UTC, written "YYYY-MM"."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from datetime import UTC, datetime
+
+from services.metering.domain.errors import InvalidPeriod
+
+_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A naive time is taken to be UTC already (the platform writes every time in UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def period_of(moment: datetime) -> str:
+    utc = as_utc(moment)
+    return f"{utc.year:04d}-{utc.month:02d}"
+
+
+def validate_period(period: str) -> str:
+    if not _PERIOD.match(period):
+        raise InvalidPeriod(f"invalid period {period!r}: expected a calendar month written YYYY-MM")
+    return period
+
+
+def next_period(period: str) -> str:
+    year, month = (int(part) for part in validate_period(period).split("-"))
+    return f"{year + 1:04d}-01" if month == 12 else f"{year:04d}-{month + 1:02d}"
+
+
+def open_period(natural: str, finalized: Collection[str]) -> str:
+    """The period a charge is billed in: its own, or the first later one whose invoice is not finalized.
+
+    A charge that arrives after its month's invoice was finalized lands on the next open draft
+    (as an ordinary line for now; dedicated adjustment lines are a later feature).
+    """
+    period = validate_period(natural)
+    while period in finalized:
+        period = next_period(period)
+    return period

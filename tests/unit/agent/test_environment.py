@@ -1,0 +1,41 @@
+"""The environment a workload runs with."""
+
+from __future__ import annotations
+
+from services.agent.domain.environment import workload_environment
+
+
+def build(agent_env: dict[str, str], spec_env: dict[str, str], gpus: list[str]) -> dict[str, str]:
+    return workload_environment(
+        agent_env, spec_env, gpu_uuids=gpus, job_id="j1", allocation_id="a1", replica=2
+    )
+
+
+def test_bound_gpus_are_the_only_visible_ones_by_uuid() -> None:
+    env = build({"CUDA_VISIBLE_DEVICES": "0,1,2,3"}, {}, ["GPU-aaa", "GPU-bbb"])
+    assert env["CUDA_VISIBLE_DEVICES"] == "GPU-aaa,GPU-bbb"
+
+
+def test_no_bound_gpu_hides_every_gpu() -> None:
+    assert build({}, {}, [])["CUDA_VISIBLE_DEVICES"] == ""
+
+
+def test_the_job_env_extends_and_overrides_the_agent_env() -> None:
+    env = build({"PATH": "/usr/bin", "LANG": "C"}, {"LANG": "en_US.UTF-8", "BATCH": "64"}, ["GPU-a"])
+    assert env["PATH"] == "/usr/bin"
+    assert env["LANG"] == "en_US.UTF-8"
+    assert env["BATCH"] == "64"
+
+
+def test_the_platform_variables_are_set_and_win() -> None:
+    env = build({}, {"AIFACTORY_JOB_ID": "forged", "CUDA_VISIBLE_DEVICES": "0"}, ["GPU-a"])
+    assert env["AIFACTORY_JOB_ID"] == "j1"
+    assert env["AIFACTORY_ALLOCATION_ID"] == "a1"
+    assert env["AIFACTORY_REPLICA"] == "2"
+    assert env["CUDA_VISIBLE_DEVICES"] == "GPU-a"
+
+
+def test_the_agents_own_settings_do_not_leak_into_workloads() -> None:
+    env = build({"AIFACTORY_NATS_URL": "nats://user:secret@host:4222", "HOME": "/root"}, {}, ["GPU-a"])
+    assert "AIFACTORY_NATS_URL" not in env
+    assert env["HOME"] == "/root"

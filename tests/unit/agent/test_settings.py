@@ -1,0 +1,54 @@
+"""Settings from the environment and the command line (flags win)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.agent.cli import parse_settings
+from services.agent.settings import AgentSettings, default_node_id
+
+
+def test_defaults_use_nvml_and_a_state_dir_per_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIFACTORY_AGENT_NODE_ID", "gpu-07")
+    settings = AgentSettings()
+    assert settings.agent_backend == "nvml"
+    assert (settings.agent_heartbeat_s, settings.agent_sample_s) == (2.0, 5.0)
+    assert settings.state_dir == Path(".aifactory/agents/gpu-07")
+
+
+def test_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIFACTORY_AGENT_NODE_ID", "from-env")
+    monkeypatch.setenv("AIFACTORY_AGENT_GPUS", "2")
+    monkeypatch.setenv("AIFACTORY_AGENT_LABELS", '{"rack": "r0", "zone": "z1"}')
+    monkeypatch.setenv("AIFACTORY_NATS_URL", "nats://env:4222")
+
+    settings = parse_settings(
+        ["--node-id", "n1", "--backend", "simulated", "--gpus", "8", "--gpu-model", "H100",
+         "--state-dir", "/tmp/agent-n1", "--label", "rack=r1", "--heartbeat-s", "0.5", "--stop-grace-s", "5"]
+    )  # fmt: skip
+
+    assert settings.agent_node_id == "n1"
+    assert settings.agent_backend == "simulated"
+    assert (settings.agent_gpus, settings.agent_gpu_model) == (8, "H100")
+    assert settings.state_dir == Path("/tmp/agent-n1")
+    assert settings.agent_labels == {"rack": "r1", "zone": "z1"}
+    assert (settings.agent_heartbeat_s, settings.agent_stop_grace_s) == (0.5, 5.0)
+    assert settings.nats_url == "nats://env:4222"
+
+
+def test_a_label_without_a_value_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_settings(["--label", "rack"])
+    assert "label 'rack' is not KEY=VALUE" in capsys.readouterr().err
+
+
+def test_a_node_id_that_is_not_a_subject_token_is_refused() -> None:
+    with pytest.raises(ValueError, match="agent_node_id"):
+        AgentSettings(agent_node_id="rack1.node>")
+
+
+def test_the_default_node_id_is_the_short_host_name_made_safe(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("socket.gethostname", lambda: "gpu box.example.com")
+    assert default_node_id() == "gpu-box"

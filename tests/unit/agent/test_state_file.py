@@ -1,0 +1,86 @@
+"""The state file: a faithful round trip, written atomically and privately."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from services.agent.adapters.state_file import JsonStateFile, StateFileError
+from services.agent.domain.state import FINISHED_REMEMBERED, AgentState, Phase
+from tests.unit.agent.builders import record
+
+
+def test_a_missing_file_is_a_fresh_state(tmp_path: Path) -> None:
+    assert JsonStateFile(tmp_path).load() == AgentState()
+
+
+def test_state_round_trips_through_the_file(tmp_path: Path) -> None:
+    store = JsonStateFile(tmp_path / "agent")
+    state = AgentState(
+        newest_epoch=12,
+        workloads={
+            "a1": record("a1"),
+            "a2": record(
+                "a2",
+                kind="inference",
+                phase=Phase.RESTARTING,
+                pid=0,
+                last_exit_code=3,
+                consecutive_failures=2,
+            ),
+        },
+        finished=["a0"],
+    )
+    store.save(state)
+
+    loaded = store.load()
+    assert loaded == state
+    assert loaded.workloads["a2"].phase is Phase.RESTARTING
+
+
+def test_the_file_is_replaced_whole_and_readable_only_by_the_agent(tmp_path: Path) -> None:
+    store = JsonStateFile(tmp_path)
+    store.save(AgentState(newest_epoch=1, workloads={"a1": record("a1")}))
+    store.save(AgentState(newest_epoch=2))
+
+    assert [p.name for p in tmp_path.iterdir()] == ["agent-state.json"]  # no temporary file left
+    assert json.loads(store.path.read_text())["newest_epoch"] == 2
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+
+
+def test_a_corrupt_file_is_a_clear_error_not_a_fresh_start(tmp_path: Path) -> None:
+    store = JsonStateFile(tmp_path)
+    store.path.write_text("{half a file")
+    with pytest.raises(StateFileError, match="agent-state.json"):
+        store.load()
+
+
+def test_a_file_of_another_version_is_refused(tmp_path: Path) -> None:
+    store = JsonStateFile(tmp_path)
+    store.path.write_text(json.dumps({"version": 99}))
+    with pytest.raises(StateFileError, match="version 99"):
+        store.load()
+
+
+def test_running_lists_only_workloads_with_a_process() -> None:
+    state = AgentState(
+        workloads={
+            "a1": record("a1", pid=10),
+            "a2": record("a2", phase=Phase.RESTARTING, pid=0),
+            "a3": record("a3", phase=Phase.STOPPING, pid=30),
+        }
+    )
+    assert [(w.allocation_id, w.pid) for w in state.running()] == [("a1", 10), ("a3", 30)]
+
+
+def test_finished_allocations_are_remembered_up_to_a_bound() -> None:
+    state = AgentState(workloads={"a1": record("a1")})
+    state.finish("a1")
+    assert state.workloads == {} and state.finished == ["a1"]
+    for index in range(FINISHED_REMEMBERED + 5):
+        state.finish(f"x{index}")
+    assert len(state.finished) == FINISHED_REMEMBERED
+    assert state.finished[-1] == f"x{FINISHED_REMEMBERED + 4}"

@@ -1,0 +1,172 @@
+"""An in-memory GatewayStore: same port as the PostgreSQL store, with all-or-nothing transactions."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from services.gateway.app.ports import GatewayUnitOfWork, JobQuery
+from services.gateway.domain.model import ApiKey, Invoice, Job, Node, Project, Tenant
+from shared.events.base import Event
+
+
+@dataclass
+class _State:
+    tenants: dict[str, Tenant] = field(default_factory=dict)
+    api_keys: dict[str, ApiKey] = field(default_factory=dict)
+    projects: dict[str, Project] = field(default_factory=dict)
+    jobs: dict[str, Job] = field(default_factory=dict)
+    nodes: dict[str, Node] = field(default_factory=dict)
+    invoices: dict[str, Invoice] = field(default_factory=dict)
+    outbox: list[Event] = field(default_factory=list)
+
+
+class _Tenants:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    async def add(self, tenant: Tenant) -> None:
+        self._s.tenants[tenant.tenant_id] = tenant
+
+    async def get(self, tenant_id: str) -> Tenant | None:
+        return self._s.tenants.get(tenant_id)
+
+
+class _ApiKeys:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    async def add(self, key: ApiKey) -> None:
+        self._s.api_keys[key.key_hash] = key
+
+    async def find_by_hash(self, key_hash: str) -> ApiKey | None:
+        return self._s.api_keys.get(key_hash)
+
+
+class _Projects:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    async def add(self, project: Project) -> bool:
+        if any(
+            p.tenant_id == project.tenant_id and p.name == project.name for p in self._s.projects.values()
+        ):
+            return False
+        self._s.projects[project.project_id] = project
+        return True
+
+    async def get(self, project_id: str) -> Project | None:
+        return self._s.projects.get(project_id)
+
+    async def list(self, tenant_id: str | None) -> list[Project]:
+        found = [p for p in self._s.projects.values() if tenant_id is None or p.tenant_id == tenant_id]
+        return sorted(found, key=lambda p: (p.created_at, p.project_id))
+
+
+class _Jobs:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    async def add(self, job: Job) -> bool:
+        if job.idempotency_key is not None and await self.find_by_idempotency_key(
+            job.tenant_id, job.idempotency_key
+        ):
+            return False
+        self._s.jobs[job.job_id] = job
+        return True
+
+    async def get(self, job_id: str, *, for_update: bool = False) -> Job | None:
+        return self._s.jobs.get(job_id)
+
+    async def find_by_idempotency_key(self, tenant_id: str, key: str) -> Job | None:
+        return next(
+            (j for j in self._s.jobs.values() if j.tenant_id == tenant_id and j.idempotency_key == key), None
+        )
+
+    async def list(self, query: JobQuery) -> list[Job]:
+        found = [
+            j
+            for j in self._s.jobs.values()
+            if (query.tenant_id is None or j.tenant_id == query.tenant_id)
+            and (query.project_id is None or j.project_id == query.project_id)
+            and (query.state is None or j.state == query.state)
+            and (
+                query.after is None or (j.created_at, j.job_id) < (query.after.created_at, query.after.job_id)
+            )
+        ]
+        found.sort(key=lambda j: (j.created_at, j.job_id), reverse=True)
+        return found[: query.limit]
+
+    async def save(self, job: Job) -> None:
+        self._s.jobs[job.job_id] = job
+
+
+class _Nodes:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    async def get(self, node_id: str, *, for_update: bool = False) -> Node | None:
+        return self._s.nodes.get(node_id)
+
+    async def save(self, node: Node) -> None:
+        self._s.nodes[node.node_id] = node
+
+    async def list(self) -> list[Node]:
+        return sorted(self._s.nodes.values(), key=lambda n: n.node_id)
+
+
+class _Invoices:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    async def get(self, invoice_id: str, *, for_update: bool = False) -> Invoice | None:
+        return self._s.invoices.get(invoice_id)
+
+    async def save(self, invoice: Invoice) -> None:
+        self._s.invoices[invoice.invoice_id] = invoice
+
+    async def list(self, tenant_id: str | None, period: str | None) -> list[Invoice]:
+        found = [
+            i
+            for i in self._s.invoices.values()
+            if (tenant_id is None or i.tenant_id == tenant_id) and (period is None or i.period == period)
+        ]
+        # Newest period first, as the PostgreSQL store orders them (sorts are stable).
+        found.sort(key=lambda i: (i.tenant_id, i.invoice_id))
+        return sorted(found, key=lambda i: i.period, reverse=True)
+
+
+class InMemoryUnitOfWork:
+    def __init__(self, state: _State) -> None:
+        self.tenants = _Tenants(state)
+        self.api_keys = _ApiKeys(state)
+        self.projects = _Projects(state)
+        self.jobs = _Jobs(state)
+        self.nodes = _Nodes(state)
+        self.invoices = _Invoices(state)
+        self._state = state
+
+    async def emit(self, event: Event) -> None:
+        self._state.outbox.append(event)
+
+    async def emit_all(self, events: list[Event]) -> None:
+        self._state.outbox.extend(events)
+
+
+class InMemoryStore:
+    """Each transaction works on a copy that replaces the state only when the block ends without error."""
+
+    def __init__(self) -> None:
+        self.state = _State()
+
+    @property
+    def outbox(self) -> list[Event]:
+        return self.state.outbox
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[GatewayUnitOfWork]:
+        working = copy.deepcopy(self.state)
+        yield InMemoryUnitOfWork(working)
+        self.state = working

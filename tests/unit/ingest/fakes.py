@@ -1,0 +1,160 @@
+"""An in-memory IngestStore with real transaction semantics (a failed unit of work leaves no trace)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from services.ingest.app.ports import DeadLetterView, IngestStore
+from services.ingest.domain.allocations import AllocationInterval
+from shared.events.ingest import UsageRecorded
+from shared.events.scheduler import AllocationBound, AllocationReleased
+
+
+@dataclass
+class FakeDeadLetter:
+    consumer: str
+    subject: str
+    payload: bytes
+    headers: dict[str, str]
+    reason: str
+    failed_at: datetime
+
+
+@dataclass
+class _Allocation:
+    event: AllocationBound | AllocationReleased
+    gpu_uuids: set[str] = field(default_factory=set)
+    released_at: datetime | None = None
+
+
+@dataclass
+class FakeState:
+    now: datetime
+    sample_keys: dict[tuple[str, str, datetime], UUID] = field(default_factory=dict)
+    external_keys: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    allocations: dict[str, _Allocation] = field(default_factory=dict)
+    tenants: set[str] = field(default_factory=set)
+    projects: set[tuple[str, str]] = field(default_factory=set)
+    emitted: list[UsageRecorded] = field(default_factory=list)
+    dead_letters: list[FakeDeadLetter] = field(default_factory=list)
+
+
+class FakeIngestStore(IngestStore):
+    def __init__(self, state: FakeState) -> None:
+        self.state = state
+
+    async def claim_sample_key(
+        self, node_id: str, gpu_uuid: str, occurred_at: datetime, event_id: UUID
+    ) -> bool:
+        key = (node_id, gpu_uuid, occurred_at)
+        if key in self.state.sample_keys:
+            return False
+        self.state.sample_keys[key] = event_id
+        return True
+
+    async def claim_external_key(self, source: str, event_id: str, event_time: datetime) -> bool:
+        if (source, event_id) in self.state.external_keys:
+            return False
+        self.state.external_keys[(source, event_id)] = event_time
+        return True
+
+    async def intervals_on_gpu(self, gpu_uuid: str, at: datetime) -> list[AllocationInterval]:
+        intervals = [
+            AllocationInterval(
+                gpu_uuid=gpu_uuid,
+                allocation_id=allocation.event.allocation_id,
+                tenant_id=allocation.event.tenant_id,
+                project_id=allocation.event.project_id,
+                job_id=allocation.event.job_id,
+                gpu_model=allocation.event.gpu_model,
+                bound_at=allocation.event.bound_at,
+                released_at=allocation.released_at,
+            )
+            for allocation in self.state.allocations.values()
+            if gpu_uuid in allocation.gpu_uuids
+        ]
+        return [interval for interval in intervals if interval.covers(at)]
+
+    async def save_bound(self, event: AllocationBound) -> None:
+        allocation = self.state.allocations.setdefault(event.allocation_id, _Allocation(event))
+        allocation.gpu_uuids.update(event.gpu_uuids)
+
+    async def save_released(self, event: AllocationReleased) -> None:
+        allocation = self.state.allocations.setdefault(event.allocation_id, _Allocation(event))
+        allocation.released_at = event.released_at
+
+    async def save_tenant(self, tenant_id: str, name: str) -> None:
+        self.state.tenants.add(tenant_id)
+
+    async def save_project(self, tenant_id: str, project_id: str, name: str) -> None:
+        self.state.projects.add((tenant_id, project_id))
+
+    async def tenant_exists(self, tenant_id: str) -> bool:
+        return tenant_id in self.state.tenants
+
+    async def project_exists(self, tenant_id: str, project_id: str) -> bool:
+        return (tenant_id, project_id) in self.state.projects
+
+    async def emit(self, record: UsageRecorded) -> None:
+        self.state.emitted.append(record)
+
+    async def dead_letter(
+        self, consumer: str, subject: str, payload: bytes, headers: Mapping[str, str], reason: str
+    ) -> None:
+        self.state.dead_letters.append(
+            FakeDeadLetter(consumer, subject, payload, dict(headers), reason, self.state.now)
+        )
+
+    async def prune(self, before: datetime) -> int:
+        state = self.state
+        old_samples = [key for key in state.sample_keys if key[2] < before]
+        old_external = [key for key, at in state.external_keys.items() if at < before]
+        old_allocations = [
+            key
+            for key, a in state.allocations.items()
+            if a.released_at is not None and a.released_at < before
+        ]
+        for key in old_samples:
+            del state.sample_keys[key]
+        for ext_key in old_external:
+            del state.external_keys[ext_key]
+        for alloc_key in old_allocations:
+            del state.allocations[alloc_key]
+        return len(old_samples) + len(old_external) + len(old_allocations)
+
+
+class FakeUnitOfWork:
+    """Commits by keeping the changed state; an exception restores the state from before the unit of work."""
+
+    def __init__(self, state: FakeState) -> None:
+        self.state = state
+        self.commits = 0
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[IngestStore]:
+        before = copy.deepcopy(self.state)
+        try:
+            yield FakeIngestStore(self.state)
+        except BaseException:
+            self.state.__dict__.update(before.__dict__)
+            raise
+        self.commits += 1
+
+    async def recent_dead_letters(self, limit: int) -> list[DeadLetterView]:
+        letters = list(enumerate(self.state.dead_letters, start=1))[::-1][:limit]
+        return [
+            DeadLetterView(
+                id=i,
+                consumer=d.consumer,
+                subject=d.subject,
+                event_id=d.headers.get("ce-id"),
+                reason=d.reason,
+                failed_at=d.failed_at,
+            )
+            for i, d in letters
+        ]
