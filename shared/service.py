@@ -22,7 +22,7 @@ from shared.db.migrations import migrate
 from shared.db.pool import Database, create_pool
 from shared.messaging.batch_consumer import BatchConsumer, BatchConsumerSpec
 from shared.messaging.broker import connect_and_declare, create_broker
-from shared.messaging.consumer import ConsumerSpec, register_consumer
+from shared.messaging.consumer import Consumer, ConsumerSpec
 from shared.messaging.outbox import OutboxRelay
 from shared.settings import PlatformSettings
 from shared.telemetry import setup_logging, setup_telemetry
@@ -53,7 +53,7 @@ class ServiceHost:
         self.relay: OutboxRelay | None = None
         self._consumers: list[Callable[[], Sequence[ConsumerSpec]]] = []
         self._batch_specs: list[Callable[[], Sequence[BatchConsumerSpec]]] = []
-        self._batch_consumers: list[BatchConsumer] = []
+        self._running_consumers: list[Consumer | BatchConsumer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._background: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
@@ -94,16 +94,17 @@ class ServiceHost:
         if self._db is not None:
             self.relay = OutboxRelay(self._db, self._js, poll_s=self.settings.outbox_poll_s)
             self.relay.start()
-            for build in self._consumers:
-                for spec in build():
-                    register_consumer(self.broker, self._db, spec)
         await self.broker.start()
         if self._db is not None:
-            for build_batch in self._batch_specs:
-                for batch_spec in build_batch():
-                    consumer = BatchConsumer(self._js, self._db, batch_spec)
-                    await consumer.start()
-                    self._batch_consumers.append(consumer)
+            consumers: list[Consumer | BatchConsumer] = [
+                Consumer(self._js, self._db, spec) for build in self._consumers for spec in build()
+            ]
+            consumers += [
+                BatchConsumer(self._js, self._db, spec) for build in self._batch_specs for spec in build()
+            ]
+            for consumer in consumers:
+                await consumer.start()
+                self._running_consumers.append(consumer)
         for task in self._background:
             self._tasks.append(asyncio.create_task(task()))
         log.info("%s started", self.name)
@@ -119,7 +120,7 @@ class ServiceHost:
             _, stuck = await asyncio.wait(self._tasks, timeout=10.0)
             for task in stuck:
                 log.warning("%s: task %s did not stop within 10 s", self.name, task.get_name())
-        for consumer in self._batch_consumers:
+        for consumer in self._running_consumers:
             await consumer.stop()
         await self.broker.stop()
         if self.relay is not None:

@@ -9,20 +9,18 @@ so one poison message is dead-lettered alone and the rest still take effect.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig
 
 from shared.db.pool import Database, Tx
 from shared.events.base import Event
 from shared.messaging.consumer import ConsumerSpec, handle_message, parse_event, record_dead_letter
+from shared.messaging.pull import PullLoop
 from shared.messaging.streams import StreamDef
 
 log = logging.getLogger(__name__)
@@ -57,44 +55,24 @@ class BatchConsumerSpec:
 
 class BatchConsumer:
     def __init__(self, js: JetStreamContext, db: Database, spec: BatchConsumerSpec) -> None:
-        self._js = js
         self._db = db
         self._spec = spec
         self._single = spec.single()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = PullLoop(
+            js,
+            durable=spec.durable,
+            stream=spec.stream.name,
+            subject=spec.subject,
+            batch_size=spec.batch_size,
+            max_deliver=spec.max_deliveries + 1,
+            on_messages=self.process,
+        )
 
     async def start(self) -> None:
-        config = ConsumerConfig(
-            durable_name=self._spec.durable,
-            ack_policy=AckPolicy.EXPLICIT,
-            max_deliver=self._spec.max_deliveries + 1,
-            ack_wait=60,
-            max_ack_pending=self._spec.batch_size * 4,
-        )
-        self._subscription = await self._js.pull_subscribe(
-            self._spec.subject, durable=self._spec.durable, stream=self._spec.stream.name, config=config
-        )
-        self._task = asyncio.create_task(self._run(), name=f"batch-consumer-{self._spec.durable}")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                messages = await self._subscription.fetch(self._spec.batch_size, timeout=1.0)
-            except (TimeoutError, NatsTimeoutError):
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("%s: fetch failed; retrying", self._spec.durable)
-                await asyncio.sleep(1.0)
-                continue
-            await self.process(messages)
+        await self._loop.stop()
 
     async def process(self, messages: Sequence[Msg]) -> None:
         try:

@@ -13,17 +13,20 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from faststream import AckPolicy
-from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from nats.aio.msg import Msg
-from nats.js.api import ConsumerConfig
+from nats.js import JetStreamContext
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from shared.db.pool import Database, Tx
 from shared.events.base import Event
+from shared.messaging.pull import PullLoop
 from shared.messaging.streams import StreamDef
+from shared.telemetry import context_from_headers
 
 log = logging.getLogger(__name__)
+_TRACER = trace.get_tracer("aifactory.messaging")
 
 E = TypeVar("E", bound=Event)
 Handler = Callable[[Tx, Any], Awaitable[None]]
@@ -91,25 +94,44 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors()[:5])
 
 
-def register_consumer(broker: NatsBroker, db: Database, spec: ConsumerSpec) -> None:
-    """Subscribe `spec.routes` on a durable pull consumer, with the guarantees of this module."""
+class Consumer:
+    """A durable consumer handling `spec.routes` one message at a time, in stream order."""
 
-    @broker.subscriber(
-        spec.subject,
-        stream=JStream(spec.stream.name, declare=False),
-        durable=spec.durable,
-        pull_sub=PullSub(batch_size=spec.batch_size, timeout=1.0),
-        config=ConsumerConfig(max_deliver=spec.max_deliveries + 1, ack_wait=30),
-        ack_policy=AckPolicy.MANUAL,
-    )
-    async def handle(msg: NatsMessage) -> None:
-        await handle_message(db, spec, msg.raw_message)
+    def __init__(self, js: JetStreamContext, db: Database, spec: ConsumerSpec) -> None:
+        self._db = db
+        self._spec = spec
+        self._loop = PullLoop(
+            js,
+            durable=spec.durable,
+            stream=spec.stream.name,
+            subject=spec.subject,
+            batch_size=spec.batch_size,
+            max_deliver=spec.max_deliveries + 1,
+            on_messages=self._handle_all,
+        )
 
-    _ = handle
+    async def start(self) -> None:
+        await self._loop.start()
+
+    async def stop(self) -> None:
+        await self._loop.stop()
+
+    async def _handle_all(self, messages: list[Msg]) -> None:
+        for message in messages:
+            await handle_message(self._db, self._spec, message)
 
 
 async def handle_message(db: Database, spec: ConsumerSpec, raw: Msg) -> None:
     headers: dict[str, str] = dict(raw.headers or {})
+    # The span continues the producer's trace (traceparent header), so events emitted here carry it on.
+    with _TRACER.start_as_current_span(
+        f"{spec.durable} process", context=context_from_headers(headers), kind=SpanKind.CONSUMER
+    ) as span:
+        span.set_attribute("messaging.destination.name", raw.subject)
+        await _handle(db, spec, raw, headers)
+
+
+async def _handle(db: Database, spec: ConsumerSpec, raw: Msg, headers: dict[str, str]) -> None:
     body = raw.data
     try:
         event = parse_event(spec.routes, headers, body)

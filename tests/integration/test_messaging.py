@@ -14,7 +14,7 @@ from shared.db.migrations import migrate
 from shared.db.pool import Database, Tx, create_pool
 from shared.events.gateway import JobCancelRequested
 from shared.messaging.broker import connect_and_declare, create_broker
-from shared.messaging.consumer import ConsumerSpec, PermanentError, register_consumer
+from shared.messaging.consumer import Consumer, ConsumerSpec, PermanentError
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.streams import GATEWAY
 
@@ -51,8 +51,8 @@ async def harness(nats_url: str, fresh_database: str) -> AsyncIterator[Harness]:
             raise RuntimeError("database hiccup")
         await tx.conn.execute("INSERT INTO effects VALUES ($1, $2)", event.event_id, event.job_id)
 
-    register_consumer(
-        broker,
+    consumer = Consumer(
+        js,
         db,
         ConsumerSpec(
             durable=durable,
@@ -64,10 +64,11 @@ async def harness(nats_url: str, fresh_database: str) -> AsyncIterator[Harness]:
     )
     # Consume only what this test publishes: skip what earlier tests left in the stream.
     await js.purge_stream(GATEWAY.name)
-    await broker.start()
+    await consumer.start()
     relay = OutboxRelay(db, js, poll_s=0.1)
     relay.start()
     yield Harness(db, relay, js)
+    await consumer.stop()
     await relay.stop()
     await broker.stop()
     await db.close()
