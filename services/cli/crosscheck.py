@@ -47,20 +47,25 @@ def read_released_allocations(nats_url: str) -> list[AllocationReleased]:
     return asyncio.run(read_events(nats_url, AllocationReleased))
 
 
-def expected_gpu_lines(
-    released: list[AllocationReleased], tenant_id: str, gpu_hour_prices: dict[str, Decimal], currency: str
-) -> dict[tuple[str, str], Decimal]:
-    """(project, GPU model) -> amount, for one tenant."""
+def gpu_seconds_by_line(released: list[AllocationReleased], tenant_id: str) -> dict[tuple[str, str], int]:
+    """(project, GPU model) -> billable GPU-seconds: each allocation per started second × its GPUs."""
     gpu_seconds: dict[tuple[str, str], int] = defaultdict(int)
     for allocation in released:
         if allocation.tenant_id != tenant_id:
             continue
         seconds = math.ceil((allocation.released_at - allocation.bound_at).total_seconds())
         gpu_seconds[(allocation.project_id, allocation.gpu_model)] += seconds * allocation.gpu_count
+    return dict(gpu_seconds)
+
+
+def expected_gpu_lines(
+    released: list[AllocationReleased], tenant_id: str, gpu_hour_prices: dict[str, Decimal], currency: str
+) -> dict[tuple[str, str], Decimal]:
+    """(project, GPU model) -> amount, for one tenant, rounded once per line."""
     quantum = Decimal(1).scaleb(-MINOR_UNITS.get(currency, 2))
     return {
         key: (Decimal(seconds) / 3600 * gpu_hour_prices[key[1]]).quantize(quantum, ROUND_HALF_UP)
-        for key, seconds in gpu_seconds.items()
+        for key, seconds in gpu_seconds_by_line(released, tenant_id).items()
     }
 
 

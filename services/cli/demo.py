@@ -13,7 +13,12 @@ from rich.live import Live
 from rich.table import Table
 
 from services.cli.client import GatewayClient
-from services.cli.crosscheck import expected_gpu_lines, invoice_gpu_lines, read_released_allocations
+from services.cli.crosscheck import (
+    expected_gpu_lines,
+    gpu_seconds_by_line,
+    invoice_gpu_lines,
+    read_released_allocations,
+)
 from services.cli.launcher import Factory, FactoryConfig, pick_ports
 from services.cli.render import invoice_table, jobs_table
 from shared.infra.embedded import remove_tree
@@ -153,8 +158,16 @@ def _print_invoices(
     operator: GatewayClient, factory: Factory, tenants: dict[str, dict[str, Any]], console: Console
 ) -> None:
     released = read_released_allocations(factory.nats_url)
-    check = Table(title="cross-check: allocation runtimes × prices vs invoice GPU lines")
-    for column in ("tenant", "project", "GPU model", "runtimes × price", "invoice", ""):
+    check = Table(title="cross-check: allocation runtimes × price book vs invoice GPU lines")
+    for column in (
+        "tenant",
+        "project",
+        "GPU-s (allocations)",
+        "GPU-s (invoice)",
+        "runtimes × price",
+        "invoice",
+        "",
+    ):
         check.add_column(column)
     for name, tenant in tenants.items():
         plan = tenant["plan"]
@@ -163,11 +176,29 @@ def _print_invoices(
         invoice = _settled_invoice(operator, tenant["id"], expected)
         console.print(invoice_table(invoice))
         billed = invoice_gpu_lines(invoice)
+        seconds = gpu_seconds_by_line(released, tenant["id"])
+        billed_seconds = {
+            # The quantity is GPU-hours to a finite number of places: back to whole seconds.
+            (line["project_id"], line["gpu_model"]): int(
+                (Decimal(str(line["quantity"])) * 3600).quantize(Decimal(1))
+            )
+            for line in invoice["lines"]
+            if line["meter"] == "gpu_hours"
+        }
         project_names = {v: k for k, v in tenant["projects"].items()}
-        for (project_id, model), amount in sorted(expected.items()):
-            got = billed.get((project_id, model))
-            mark = "[green]✓[/]" if got == amount else "[red]✗[/]"
-            check.add_row(name, project_names.get(project_id, project_id), model, str(amount), str(got), mark)
+        for key, amount in sorted(expected.items()):
+            got = billed.get(key)
+            mark = "[green]✓[/]" if got == amount and billed_seconds.get(key) == seconds[key] else "[red]✗[/]"
+            got_seconds = billed_seconds.get(key)
+            check.add_row(
+                name,
+                project_names.get(key[0], key[0]),
+                str(seconds[key]),
+                str(got_seconds) if got_seconds is not None else "-",
+                f"{amount} {plan['currency']}",
+                f"{got} {plan['currency']}",
+                mark,
+            )
     console.print(check)
 
 

@@ -17,14 +17,13 @@ STATE_STYLE = {
 
 def jobs_table(jobs: list[dict[str, Any]], title: str = "jobs") -> Table:
     table = Table(title=title)
-    for column in ("job", "project", "name", "kind", "GPUs", "state", "reason"):
-        table.add_column(column)
+    for column in ("job", "name", "kind", "GPUs", "state", "reason"):
+        table.add_column(column, overflow="fold")
     for job in jobs:
         spec = job["spec"]
         style = STATE_STYLE.get(job["state"], "")
         table.add_row(
             job["job_id"],
-            job["project_id"],
             spec["name"],
             spec["kind"],
             f"{spec['replicas']}×{spec['gpus_per_replica']}",
@@ -40,10 +39,8 @@ def invoice_table(invoice: dict[str, Any]) -> Table:
         title=f"invoice {invoice['invoice_id']} · {invoice['period']} · {invoice['status']}",
         caption=f"total {invoice['total']} {currency}",
     )
-    for column in ("project", "meter", "GPU model", "quantity", "unit", "unit price", "amount"):
-        table.add_column(
-            column, justify="right" if column in ("quantity", "unit price", "amount") else "left"
-        )
+    for column in ("project", "meter", "GPU model", "quantity", "unit", "price", "amount"):
+        table.add_column(column, justify="right" if column in ("quantity", "price", "amount") else "left")
     for line in invoice["lines"]:
         table.add_row(
             line["project_id"],
