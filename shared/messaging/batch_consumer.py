@@ -38,6 +38,10 @@ class BatchConsumerSpec:
     batch_size: int = 500
     max_deliveries: int = 5
 
+    @property
+    def stream_name(self) -> str:
+        return self.stream.name
+
     def single(self) -> ConsumerSpec:
         """The same consumer, one message at a time (the fallback that isolates a poison message)."""
 
@@ -58,15 +62,7 @@ class BatchConsumer:
         self._db = db
         self._spec = spec
         self._single = spec.single()
-        self._loop = PullLoop(
-            js,
-            durable=spec.durable,
-            stream=spec.stream.name,
-            subject=spec.subject,
-            batch_size=spec.batch_size,
-            max_deliver=spec.max_deliveries + 1,
-            on_messages=self.process,
-        )
+        self._loop = PullLoop.for_spec(js, spec, self.process)
 
     async def start(self) -> None:
         await self._loop.start()

@@ -45,6 +45,10 @@ class ConsumerSpec:
     batch_size: int = 50
     max_deliveries: int = 5
 
+    @property
+    def stream_name(self) -> str:
+        return self.stream.name
+
 
 async def record_dead_letter(
     tx: Tx, consumer: str, subject: str, payload: bytes, headers: Mapping[str, str], reason: str
@@ -100,15 +104,7 @@ class Consumer:
     def __init__(self, js: JetStreamContext, db: Database, spec: ConsumerSpec) -> None:
         self._db = db
         self._spec = spec
-        self._loop = PullLoop(
-            js,
-            durable=spec.durable,
-            stream=spec.stream.name,
-            subject=spec.subject,
-            batch_size=spec.batch_size,
-            max_deliver=spec.max_deliveries + 1,
-            on_messages=self._handle_all,
-        )
+        self._loop = PullLoop.for_spec(js, spec, self._handle_all)
 
     async def start(self) -> None:
         await self._loop.start()

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -21,6 +22,21 @@ log = logging.getLogger(__name__)
 
 IDLE_POLL_S = 5.0
 BURST_WAIT_S = 0.01
+
+
+class DurableSpec(Protocol):
+    """What a consumer spec tells the pull loop (ConsumerSpec and BatchConsumerSpec both do)."""
+
+    @property
+    def durable(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def max_deliveries(self) -> int: ...
+    @property
+    def stream_name(self) -> str: ...
 
 
 class PullLoop:
@@ -43,6 +59,21 @@ class PullLoop:
         self._max_deliver = max_deliver
         self._on_messages = on_messages
         self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def for_spec(
+        cls, js: JetStreamContext, spec: DurableSpec, on_messages: Callable[[list[Msg]], Awaitable[None]]
+    ) -> PullLoop:
+        # One delivery more than the handler's budget, so the last failure is dead-lettered, not dropped.
+        return cls(
+            js,
+            durable=spec.durable,
+            stream=spec.stream_name,
+            subject=spec.subject,
+            batch_size=spec.batch_size,
+            max_deliver=spec.max_deliveries + 1,
+            on_messages=on_messages,
+        )
 
     async def start(self) -> None:
         config = ConsumerConfig(
