@@ -18,7 +18,6 @@ from shared.messaging.streams import AGENT, GATEWAY, StreamDef
 UseCase = Callable[[FactStore, Any], Awaitable[None]]
 
 
-
 def family(event_type: type[Event]) -> str:
     """Every event beside this one in its subject family: gateway.v1.job.submitted -> gateway.v1.job.>."""
     return event_type.subject_filter().rsplit(".", 1)[0] + ".>"
