@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import sys
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.gateway.adapters.consumers import gateway_consumers
 from services.gateway.adapters.http.app import create_http_app
-from services.gateway.adapters.http.server import EmbeddedHttpServer
 from services.gateway.adapters.postgres.store import PgGatewayStore
 from services.gateway.app.use_cases import GatewayUseCases
 from services.gateway.settings import GatewaySettings
 from shared.clock import Clock
-from shared.service import ServiceHost, run_service
+from shared.http.server import HttpServer, run_http_service
+from shared.service import ServiceHost
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +35,7 @@ class GatewayService(ServiceHost):
         store = PgGatewayStore(lambda: self.db)
         self.use_cases = GatewayUseCases.build(store, self.clock, settings.admin_key)
         self.http_app: FastAPI = create_http_app(self.use_cases, max_body_bytes=settings.max_body_bytes)
-        self.http = EmbeddedHttpServer(self.http_app, settings.http_host, settings.http_port)
+        self.http = HttpServer(lambda: self.http_app, settings.http_host, settings.http_port)
         self.add_consumers(lambda: gateway_consumers(settings.max_deliveries))
         self.add_background(self.http.serve)
         self.on_stop(self.http.stop)
@@ -50,18 +47,8 @@ def create_service(settings: GatewaySettings, clock: Clock | None = None) -> Gat
 
 def main() -> None:
     settings = GatewaySettings()
-    services: list[GatewayService] = []
-
-    def build() -> GatewayService:
-        service = create_service(settings)
-        # Without its HTTP edge the gateway is useless: stop cleanly (as on SIGTERM), then exit non-zero.
-        service.http.on_failure = lambda: os.kill(os.getpid(), signal.SIGTERM)
-        services.append(service)
-        return service
-
-    run_service(SERVICE_NAME, settings, build)
-    if any(service.http.failed for service in services):
-        sys.exit(1)
+    # Without its HTTP edge the gateway is useless: a taken port stops it cleanly, then exits 1.
+    run_http_service(SERVICE_NAME, settings, lambda: create_service(settings), lambda service: service.http)
 
 
 if __name__ == "__main__":

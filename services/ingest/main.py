@@ -9,7 +9,6 @@ from pydantic import ValidationError
 
 from services.ingest.adapters.consumers import ingest_consumers
 from services.ingest.adapters.http.api import create_http_app
-from services.ingest.adapters.http.server import HttpServer
 from services.ingest.adapters.postgres import PgDeadLetterReader, PgUnitOfWork
 from services.ingest.app.bus import RecordSample
 from services.ingest.app.external import ExternalUsageIngest
@@ -17,7 +16,8 @@ from services.ingest.app.maintenance import prune_forever
 from services.ingest.domain.time_window import TimeLimits
 from services.ingest.settings import IngestSettings
 from shared.clock import Clock
-from shared.service import ServiceHost, run_service
+from shared.http.server import HttpServer, run_http_service
+from shared.service import ServiceHost
 
 SERVICE = "ingest"
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
@@ -45,7 +45,7 @@ def create_service(settings: IngestSettings, *, clock: Clock | None = None) -> I
         )
 
     host.http = HttpServer(build_http_app, settings.http_host, settings.http_port)
-    host.add_background(host.http.run)
+    host.add_background(host.http.serve)
     host.on_stop(host.http.stop)
 
     async def prune() -> None:
@@ -62,7 +62,8 @@ def main() -> None:
         raise SystemExit(
             f"ingest: bad settings (set AIFACTORY_INGEST_TOKEN and check AIFACTORY_*): {error}"
         ) from None
-    run_service(SERVICE, settings, lambda: create_service(settings))
+    # A taken port stops ingest cleanly, then exits 1.
+    run_http_service(SERVICE, settings, lambda: create_service(settings), lambda service: service.http)
 
 
 if __name__ == "__main__":

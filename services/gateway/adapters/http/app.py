@@ -7,18 +7,17 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.gateway.adapters.http import routes_admin, routes_billing_fleet, routes_jobs
-from services.gateway.adapters.http.problems import (
-    PROBLEM_MEDIA_TYPE,
-    RequestBodyGuard,
-    install_problem_handlers,
-)
+from services.gateway.adapters.http.problems import GATEWAY_CODES, install_gateway_problem_handlers
 from services.gateway.adapters.http.schemas import ProblemDetails
 from services.gateway.app.use_cases import GatewayUseCases
+from shared.http.body_guard import RequestBodyGuard
+from shared.http.problems import PROBLEM_JSON
+from shared.http.tracing import TracingMiddleware
 
 DEFAULT_MAX_BODY_BYTES = 65_536
 
 _PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    "4XX": {"model": ProblemDetails, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": "a problem"},
+    "4XX": {"model": ProblemDetails, "content": {PROBLEM_JSON: {}}, "description": "a problem"},
 }
 
 
@@ -29,8 +28,9 @@ def create_http_app(use_cases: GatewayUseCases, *, max_body_bytes: int = DEFAULT
         description="Tenants, projects, API keys, GPU jobs, invoices and the fleet of a governed GPU platform.",
     )
     app.state.use_cases = use_cases
-    install_problem_handlers(app)
-    app.add_middleware(RequestBodyGuard, max_body_bytes=max_body_bytes)
+    install_gateway_problem_handlers(app)
+    app.add_middleware(RequestBodyGuard, max_body_bytes=max_body_bytes, codes=GATEWAY_CODES)
+    app.add_middleware(TracingMiddleware)  # outermost: the guard's refusals are traced too
     for router in (routes_admin.router, routes_jobs.router, routes_billing_fleet.router):
         app.include_router(router, responses=_PROBLEM_RESPONSES)
 

@@ -19,10 +19,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response, status
 from pydantic import BaseModel
 
-from services.ingest.adapters.http.problems import ProblemError, install_problem_handlers
 from services.ingest.app.external import ExternalUsageIngest, IngestResult
 from services.ingest.app.ports import DeadLetterReader
 from services.ingest.domain.errors import IngestError, InvalidEvent
+from shared.http.problems import ProblemCodes, ProblemError, install_problem_handlers
+from shared.http.tracing import TracingMiddleware
 
 CLOUDEVENT_JSON = "application/cloudevents+json"
 CLOUDEVENT_BATCH_JSON = "application/cloudevents-batch+json"
@@ -30,6 +31,8 @@ CLOUDEVENT_BATCH_JSON = "application/cloudevents-batch+json"
 OVERSIZE_PREFIX_BYTES = 64 * 1024
 
 _STATUS_BY_CODE = {"malformed_body": status.HTTP_400_BAD_REQUEST}
+# snake_case, like ingest's own codes (invalid_event, payload_too_large).
+INGEST_CODES = ProblemCodes(separator="_", invalid_input="invalid request")
 
 
 class RejectionOut(BaseModel):
@@ -164,6 +167,7 @@ def create_http_app(
     app.state.dead_letters = dead_letters
     app.state.ingest_token = token
     app.state.max_body_bytes = max_body_bytes
-    install_problem_handlers(app)
+    install_problem_handlers(app, INGEST_CODES)
+    app.add_middleware(TracingMiddleware)
     app.include_router(router)
     return app
