@@ -7,12 +7,13 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+import nats
 import pytest
 
 from shared.db.pool import Tx
 from shared.events.gateway import JobCancelRequested
 from shared.messaging.batch_consumer import BatchConsumerSpec
-from shared.messaging.streams import GATEWAY
+from shared.messaging.streams import GATEWAY, ensure_streams
 from shared.service import ServiceHost
 from shared.settings import PlatformSettings
 from tests.integration.test_messaging import MIGRATIONS
@@ -42,8 +43,12 @@ async def host(nats_url: str, fresh_database: str) -> AsyncIterator[ServiceHost]
             )
         ]
     )
+    # Purged before the consumer exists, so it sees only what this test publishes.
+    connection = await nats.connect(nats_url)
+    await ensure_streams(connection.jetstream())
+    await connection.jetstream().purge_stream(GATEWAY.name)
+    await connection.close()
     await service.start()
-    await service.js.purge_stream(GATEWAY.name)
     yield service
     await service.stop()
 
