@@ -24,7 +24,8 @@ class AgentSettings(PlatformSettings):
     agent_node_id: str = Field(default_factory=default_node_id, min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
     agent_backend: Literal["nvml", "simulated"] = "nvml"
     # The simulated backend's GPUs; NVML reports what the node really has.
-    agent_gpus: int = Field(default=8, ge=0, le=64)
+    # Real nodes carry at most 16 GPUs; simulated ones may be larger to stand in for a fleet in benchmarks.
+    agent_gpus: int = Field(default=8, ge=0, le=1024)
     agent_gpu_model: str = "A100"
     agent_seed: int | None = 0
     # Default: .aifactory/agents/<node_id> under the working directory.
