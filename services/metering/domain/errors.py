@@ -72,3 +72,31 @@ class TenantNotYetKnown(NotYetKnown):
     def __init__(self, tenant_id: str) -> None:
         super().__init__(f"tenant {tenant_id} is not known to metering yet")
         self.tenant_id = tenant_id
+
+
+class ForeignTenantItem(RejectedInput):
+    """A rated item of another tenant reached this tenant's invoice: tenants never see each other's data."""
+
+    code = "foreign_tenant_item"
+
+
+class InvalidCredit(RejectedInput):
+    code = "invalid_credit"
+
+
+class InvoiceNotDraft(RejectedInput):
+    """A finalized or void invoice is immutable: only a draft may change or be finalized."""
+
+    code = "invoice_not_draft"
+
+
+class InvoiceNotFinalized(RejectedInput):
+    code = "invoice_not_finalized"
+
+
+class InvalidBudget(RejectedInput):
+    code = "invalid_budget"
+
+
+class InvalidChargebackInput(RejectedInput):
+    code = "invalid_chargeback_input"

@@ -32,6 +32,7 @@ from services.metering.domain.rating import Charge
 class InvoiceStatus(StrEnum):
     DRAFT = "draft"
     FINALIZED = "finalized"
+    VOID = "void"  # a finalized invoice withdrawn; a replacement draft takes its place (invoice_lifecycle.py)
 
 
 @dataclass(frozen=True)

@@ -57,3 +57,8 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
     """Round half up to the currency's minor units (USD 12.345 -> 12.35, JPY 1234.5 -> 1235)."""
     exponent = Decimal(1).scaleb(-minor_units(currency))
     return amount.quantize(exponent, rounding=ROUND_HALF_UP, context=EXACT)
+
+
+def plain_decimal(value: Decimal) -> str:
+    """A decimal as exported text: plain notation (0.00001, never 1E-5), and no negative zero."""
+    return format(abs(value) if value == 0 else value, "f")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from services.metering.domain.errors import InvalidPeriod
 
@@ -30,6 +30,18 @@ def validate_period(period: str) -> str:
 def next_period(period: str) -> str:
     year, month = (int(part) for part in validate_period(period).split("-"))
     return f"{year + 1:04d}-01" if month == 12 else f"{year:04d}-{month + 1:02d}"
+
+
+def period_bounds(period: str) -> tuple[datetime, datetime]:
+    """The period's first instant and the first instant of the next one (UTC): [start, end)."""
+    year, month = (int(part) for part in validate_period(period).split("-"))
+    next_year, next_month = (int(part) for part in next_period(period).split("-"))
+    return datetime(year, month, 1, tzinfo=UTC), datetime(next_year, next_month, 1, tzinfo=UTC)
+
+
+def last_instant(period: str) -> datetime:
+    """The period's last microsecond: the moment whose price-book version governs period-wide terms."""
+    return period_bounds(period)[1] - timedelta(microseconds=1)
 
 
 def open_period(natural: str, finalized: Collection[str]) -> str:
