@@ -70,7 +70,7 @@ async def submit(http: httpx.AsyncClient, project_id: str, index: int) -> tuple[
 async def burst(
     http: httpx.AsyncClient, project_id: str, count: int, watcher: BoundWatcher
 ) -> dict[str, float]:
-    limit = asyncio.Semaphore(32)
+    limit = asyncio.Semaphore(16)
 
     async def one(i: int) -> tuple[str, float]:
         async with limit:
@@ -132,7 +132,7 @@ async def measure(factory: Factory, args: argparse.Namespace) -> tuple[dict[str,
     project_id, key = set_up(factory, args.agents)
     watcher = BoundWatcher()
     await watcher.start(factory.nats_url)
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(
         base_url=factory.gateway_url, headers=headers, limits=limits, timeout=30
