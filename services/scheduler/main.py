@@ -1,12 +1,13 @@
 """The scheduler service: `python -m services.scheduler.main`.
 
 Every instance records facts from its consumers; the instance holding the leader lease also runs
-the scheduling cycles (settle, then place) under the lease's epoch.
+the scheduling cycles (settle, then decide with the policy engine and act) under the lease's epoch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 
 from services.scheduler.adapters.consumers import scheduler_consumers
@@ -37,6 +38,12 @@ class SchedulerHost(ServiceHost):
         self.add_consumers(lambda: scheduler_consumers(settings.max_deliveries))
         self.add_background(self._lead_when_elected)
 
+    async def start(self) -> None:
+        await super().start()
+        # What start-up allocated lives as long as the service: move it out of the collector's sight,
+        # as full collections over it dominated the engine's cycle time at p99.
+        gc.freeze()
+
     async def _lead_when_elected(self) -> None:
         settings = self.settings
         # The cycle has connections of its own, so a backlog of consumer transactions never delays decisions.
@@ -45,9 +52,9 @@ class SchedulerHost(ServiceHost):
             cycle_db.on_commit_with_events(self.relay.wake)
         cycle = SchedulingCycle(
             PgCycleStore(cycle_db),
+            settings.pool_policy(),
             node_lost_after_s=settings.node_lost_after_s,
-            batch_size=settings.cycle_batch_size,
-            max_pages=settings.cycle_max_pages,
+            max_pending=settings.cycle_max_pending,
         )
         lease = NatsKvLease(self.js, ttl_s=settings.lease_ttl_s, holder=settings.instance_id)
         self.leadership = leadership = Leadership(lease, settings.lease_ttl_s)

@@ -1,4 +1,6 @@
-"""PostgreSQL implementation of the cycle's fenced transaction: releases, job settlement, stops.
+"""PostgreSQL implementation of the cycle's fenced transaction: releases, job settlement, stops; the
+state the policy engine decides on is read by pg_state, its placements and reasons written by
+pg_placement, in the same transaction.
 
 Lock order is allocations, then jobs; the consumers follow it too, so the leader and the consumers do
 not wait on each other in a circle. Should PostgreSQL still find a deadlock (a node re-registering
@@ -13,14 +15,19 @@ from datetime import datetime
 
 import asyncpg
 
+from services.scheduler.adapters.pg_facts import BUMP_FLEET_REVISION_SQL
 from services.scheduler.adapters.pg_placement import PlacementWriter
-from services.scheduler.app.ports import QueueCursor, StaleEpoch
+from services.scheduler.adapters.pg_state import KnownFleet, StateReader
+from services.scheduler.app.ports import StaleEpoch
+from services.scheduler.domain.engine.model import JobRequest
 from services.scheduler.domain.lifecycle import AllocationView, JobOutcome, JobView, ReleaseCause
-from services.scheduler.domain.model import Decisions, Snapshot
+from services.scheduler.domain.model import Actions, LiveState, UsageHistory, UsedGpus
 from shared.db.pool import Database, Tx
 from shared.events.base import Event
 from shared.events.jobs import JobState, RestartPolicy
 from shared.events.scheduler import AllocationReleased, JobStateChanged, NodeStateChanged, StopWorkload
+
+DEFAULT_STOP_GRACE_S: float = StopWorkload.model_fields["grace_s"].default
 
 TERMINAL = tuple(s.value for s in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED))
 
@@ -51,7 +58,7 @@ WHERE cancel_requested_at IS NOT NULL AND ending_state IS NULL AND state NOT IN 
 
 LOAD_JOBS_SQL = """
 SELECT job_id, tenant_id, project_id, restart_policy, replicas, state, reason, version, attempt,
-       cancel_requested_at IS NOT NULL AS cancel_requested, ending_state, ending_reason
+       cancel_requested_at IS NOT NULL AS cancel_requested, ending_state, ending_reason, preemption
 FROM jobs WHERE job_id = ANY($1::text[]) ORDER BY job_id FOR UPDATE
 """
 
@@ -62,24 +69,31 @@ FROM allocations WHERE job_id = ANY($1::text[]) ORDER BY allocation_id FOR UPDAT
 """
 
 SAVE_JOB_SQL = """
-UPDATE jobs SET state = $2, reason = $3, version = $4, ending_state = $5, ending_reason = $6 WHERE job_id = $1
+UPDATE jobs SET state = $2, reason = $3, version = $4, ending_state = $5, ending_reason = $6, preemption = $7
+WHERE job_id = $1
 """
 
 
 # The fence (a leader whose epoch is older than the last writer's writes nothing), and in the same
-# round trip whether there is anything to settle, so that an idle cycle skips those statements.
+# round trip whether there is anything to settle, so that an idle cycle skips those statements, and
+# the fleet's revision, so that it is reloaded only when it changed.
 FENCE_AND_PROBE_SQL = f"""
 WITH fence AS (UPDATE leader_fence SET epoch = $1 WHERE epoch <= $1 RETURNING epoch)
 SELECT EXISTS (SELECT 1 FROM fence) AS fenced,
        EXISTS (SELECT 1 FROM allocations WHERE exited_at IS NOT NULL AND released_at IS NULL) AS exits,
        EXISTS ({CANCEL_REQUESTS_SQL}) AS cancels,
-       EXISTS (SELECT 1 FROM stray_workloads) AS strays
+       EXISTS (SELECT 1 FROM stray_workloads) AS strays,
+       (SELECT revision FROM fleet_revision) AS fleet_revision
 """
 
 
 class PgCycleStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+        # The fleet as a committed cycle loaded it: later cycles reuse it while its revision holds.
+        self._fleet: KnownFleet | None = None
+        # What each waiting or running job asks for (it never changes): read once per job.
+        self._requests: dict[str, JobRequest] = {}
 
     @asynccontextmanager
     async def fenced(self, epoch: int) -> AsyncIterator[PgCycleWork]:
@@ -88,20 +102,45 @@ class PgCycleStore:
             assert probe is not None
             if not probe["fenced"]:
                 raise StaleEpoch(f"epoch {epoch} is older than the last leader's")
-            yield PgCycleWork(
-                tx, epoch, exits=probe["exits"], cancels=probe["cancels"], strays=probe["strays"]
+            work = PgCycleWork(
+                tx,
+                epoch,
+                exits=probe["exits"],
+                cancels=probe["cancels"],
+                strays=probe["strays"],
+                fleet_revision=probe["fleet_revision"],
+                known_fleet=self._fleet,
+                requests=self._requests,
             )
+            yield work
+        # Committed: what it read of the fleet is true at its revision (a rolled-back cycle may have
+        # read its own uncommitted changes, so only a committed one's is kept).
+        self._fleet = work.fleet
 
 
 class PgCycleWork:
     def __init__(
-        self, tx: Tx, epoch: int, *, exits: bool = True, cancels: bool = True, strays: bool = True
+        self,
+        tx: Tx,
+        epoch: int,
+        *,
+        exits: bool = True,
+        cancels: bool = True,
+        strays: bool = True,
+        fleet_revision: int | None = None,
+        known_fleet: KnownFleet | None = None,
+        requests: dict[str, JobRequest] | None = None,
     ) -> None:
         self._tx = tx
         self._conn = tx.conn
         self._epoch = epoch
         # What the probe found waiting; skipped statements would have found nothing.
         self._has_exits, self._has_cancels, self._has_strays = exits, cancels, strays
+        # The fleet's revision (None once this transaction changed the fleet), and the fleet at it:
+        # from an earlier cycle if it read the same revision, else read when first needed.
+        self._fleet_revision = fleet_revision
+        self.fleet = known_fleet if known_fleet and known_fleet.revision == fleet_revision else None
+        self._state = StateReader(tx.conn, {} if requests is None else requests)
         self._placement = PlacementWriter(tx, epoch)
         # tenant, project and version of each loaded job, for the events save_outcomes emits.
         self._stamps: dict[str, tuple[str, str, int]] = {}
@@ -116,6 +155,8 @@ class PgCycleWork:
         lost = sorted(r["node_id"] for r in rows)
         if not lost:
             return []
+        await self._conn.execute(BUMP_FLEET_REVISION_SQL)
+        self._fleet_revision, self.fleet = None, None  # changed by this transaction: read it again
         gpus = await self._conn.fetch(
             "SELECT node_id, model FROM gpus WHERE node_id = ANY($1::text[]) AND present", lost
         )
@@ -216,14 +257,15 @@ class PgCycleWork:
                 cancel_requested=j["cancel_requested"],
                 ending_state=JobState(j["ending_state"]) if j["ending_state"] else None,
                 ending_reason=j["ending_reason"],
+                preemption=j["preemption"],
             )
             loaded.append((view, by_job[j["job_id"]]))
         return loaded
 
     async def save_outcomes(self, outcomes: Sequence[tuple[JobView, JobOutcome]], now: datetime) -> None:
-        rows: list[tuple[str, str, str, int, str | None, str | None]] = []
+        rows: list[tuple[str, str, str, int, str | None, str | None, str | None]] = []
         events: list[Event] = []
-        stops: list[tuple[str, AllocationView, str]] = []
+        stops: list[tuple[str, AllocationView, JobOutcome]] = []
         for job, outcome in outcomes:
             tenant_id, project_id, version = self._stamps[job.job_id]
             if (outcome.state, outcome.reason) != (job.state, job.reason):
@@ -242,14 +284,15 @@ class PgCycleWork:
             ending = outcome.ending_state.value if outcome.ending_state else None
             rows.append(
                 (job.job_id, outcome.state.value, outcome.reason, version, ending, outcome.ending_reason)
+                + (outcome.preemption,)
             )
-            stops.extend((job.job_id, a, outcome.stop_reason) for a in outcome.stop)
+            stops.extend((job.job_id, a, outcome) for a in outcome.stop)
         if rows:
             await self._conn.executemany(SAVE_JOB_SQL, rows)
         if stops:
             await self._conn.executemany(
                 "UPDATE allocations SET stop_requested_at = $2, stop_reason = $3 WHERE allocation_id = $1",
-                [(a.allocation_id, now, reason) for _, a, reason in stops],
+                [(a.allocation_id, now, outcome.stop_reason) for _, a, outcome in stops],
             )
         events.extend(
             StopWorkload(
@@ -259,9 +302,10 @@ class PgCycleWork:
                 epoch=self._epoch,
                 job_id=job_id,
                 allocation_id=a.allocation_id,
-                reason=reason,
+                reason=outcome.stop_reason,
+                grace_s=DEFAULT_STOP_GRACE_S if outcome.stop_grace_s is None else outcome.stop_grace_s,
             )
-            for job_id, a, reason in stops
+            for job_id, a, outcome in stops
         )
         await self._tx.emit_all(events)
 
@@ -284,11 +328,29 @@ class PgCycleWork:
         )
         return len(rows)
 
-    async def load_snapshot(self, after: QueueCursor | None, limit: int) -> Snapshot:
-        return await self._placement.load_snapshot(after, limit)
+    async def needs_decisions(self) -> bool:
+        return await self._state.needs_decisions()
 
-    async def apply(self, decisions: Decisions, now: datetime) -> None:
-        await self._placement.apply(decisions, now)
+    async def load_state(
+        self, now: float, max_pending: int, *, by_priority: bool, attained_service: bool
+    ) -> LiveState:
+        if self.fleet is None:
+            self.fleet = KnownFleet(self._fleet_revision, await self._state.load_fleet())
+        return await self._state.load_state(
+            now, max_pending, self.fleet.nodes, by_priority=by_priority, attained_service=attained_service
+        )
+
+    async def load_used_gpus(self) -> UsedGpus:
+        return await self._state.load_used_gpus()
+
+    async def load_usage_history(self) -> UsageHistory:
+        return await self._state.load_usage_history()
+
+    async def save_usage_history(self, history: UsageHistory) -> None:
+        await self._state.save_usage_history(history)
+
+    async def apply(self, actions: Actions, now: datetime) -> None:
+        await self._placement.apply(actions, now)
 
 
 def _release_reason(row: asyncpg.Record) -> str:

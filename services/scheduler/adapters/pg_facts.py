@@ -15,6 +15,9 @@ from shared.events.gateway import JobSubmitted, QuotaSet
 
 WAKE_CHANNEL = "scheduler_wake"
 
+# In every transaction that changes the fleet's shape (see the fleet_revision table).
+BUMP_FLEET_REVISION_SQL = "UPDATE fleet_revision SET revision = revision + 1"
+
 UPSERT_NODE_SQL = """
 INSERT INTO nodes (node_id, hostname, backend, labels, state, registered_at, last_seen)
 VALUES ($1, $2, $3, $4, 'ready', $5, $5)
@@ -63,8 +66,9 @@ class PgFacts:
 
     async def add_job(self, event: JobSubmitted) -> bool:
         inserted = await self._conn.fetchval(
-            "INSERT INTO jobs (job_id, tenant_id, project_id, spec, restart_policy, replicas, submitted_at,"
-            " state, reason, version) VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, 'pending', 'queued', 1)"
+            "INSERT INTO jobs (job_id, tenant_id, project_id, spec, restart_policy, replicas, priority,"
+            " submitted_at, state, reason, version)"
+            " VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, 'pending', 'queued', 1)"
             " ON CONFLICT (job_id) DO NOTHING RETURNING true",
             event.job_id,
             event.tenant_id,
@@ -72,6 +76,7 @@ class PgFacts:
             event.spec.model_dump_json(),
             event.spec.restart_policy.value,
             event.spec.replicas,
+            event.spec.priority,
             event.occurred_at,
         )
         return bool(inserted)
@@ -122,6 +127,7 @@ class PgFacts:
             event.node_id,
             [g.uuid for g in event.gpus],
         )
+        await self._conn.execute(BUMP_FLEET_REVISION_SQL)
 
     async def held_on_node(self, node_id: str) -> list[HeldAllocation]:
         rows = await self._conn.fetch(

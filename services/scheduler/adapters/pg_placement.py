@@ -1,45 +1,18 @@
-"""Loading the scheduling snapshot and applying the policy's decisions, in the cycle's transaction.
+"""Applying the cycle's actions in its transaction: bind placements, write pending jobs' new reasons.
 
-Few round trips whatever the batch: the queue page in one query, the fleet in one, quotas and usage
-in one each; the apply writes with set-based statements and executemany.
+Set-based statements and executemany, so the round trips do not grow with the batch.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from services.scheduler.app.ports import ConcurrentChange, QueueCursor
-from services.scheduler.domain.model import Blocked, Decisions, Gpu, Node, PendingJob, Placement, Snapshot
+from services.scheduler.app.ports import ConcurrentChange
+from services.scheduler.domain.model import Actions, Bind, QueuedJob, Verdict
 from shared.db.pool import Tx
 from shared.events.base import Event
 from shared.events.jobs import JobSpec, JobState
 from shared.events.scheduler import AllocationBound, JobStateChanged, StartWorkload
-
-QUEUE_COLUMNS = "job_id, tenant_id, project_id, spec::text AS spec, submitted_at, version, reason"
-QUEUE_FILTER = "state = 'pending' AND cancel_requested_at IS NULL AND ending_state IS NULL"
-QUEUE_HEAD_SQL = (
-    f"SELECT {QUEUE_COLUMNS} FROM jobs WHERE {QUEUE_FILTER} ORDER BY submitted_at, job_id LIMIT $1"
-)
-QUEUE_PAGE_SQL = (
-    f"SELECT {QUEUE_COLUMNS} FROM jobs WHERE {QUEUE_FILTER} AND (submitted_at, job_id) > ($2, $3)"
-    " ORDER BY submitted_at, job_id LIMIT $1"
-)
-
-FLEET_SQL = """
-SELECT g.node_id, g.uuid, g.model, g.healthy, g.allocation_id IS NULL AS free
-FROM gpus g JOIN nodes n ON n.node_id = g.node_id
-WHERE n.state = 'ready' AND g.present
-ORDER BY g.node_id, g.device_index
-"""
-
-QUOTAS_AND_USAGE_SQL = """
-SELECT project_id, gpu_model, q.gpus AS quota, u.gpus AS used
-FROM (SELECT project_id, gpu_model, gpus FROM quotas WHERE project_id = ANY($1::text[])) q
-FULL JOIN (
-    SELECT project_id, gpu_model, sum(cardinality(gpu_uuids))::int AS gpus FROM allocations
-    WHERE released_at IS NULL AND project_id = ANY($1::text[]) GROUP BY project_id, gpu_model
-) u USING (project_id, gpu_model)
-"""
 
 # The version check makes a placement lose to a cancel that committed since the snapshot.
 SCHEDULE_JOBS_SQL = """
@@ -47,7 +20,7 @@ UPDATE jobs j SET state = 'scheduled', reason = p.reason, version = j.version + 
 FROM unnest($1::text[], $2::int[], $3::text[]) AS p(job_id, version, reason)
 WHERE j.job_id = p.job_id AND j.version = p.version AND j.state = 'pending'
   AND j.cancel_requested_at IS NULL AND j.ending_state IS NULL
-RETURNING j.job_id, j.attempt
+RETURNING j.job_id, j.attempt, j.spec::text AS spec
 """
 
 INSERT_ALLOCATION_SQL = """
@@ -63,10 +36,11 @@ FROM unnest($1::text[], $2::text[]) AS b(uuid, allocation_id)
 WHERE g.uuid = b.uuid AND g.allocation_id IS NULL AND g.present
 """
 
-SET_REASONS_SQL = """
-UPDATE jobs j SET reason = b.reason, version = j.version + 1
-FROM unnest($1::text[], $2::int[], $3::text[]) AS b(job_id, version, reason)
-WHERE j.job_id = b.job_id AND j.version = b.version AND j.state = 'pending'
+# A pending job's new state (pending with a new reason, or failed), unless it changed since the snapshot.
+SET_VERDICTS_SQL = """
+UPDATE jobs j SET state = v.state, reason = v.reason, version = j.version + 1
+FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS v(job_id, version, state, reason)
+WHERE j.job_id = v.job_id AND j.version = v.version AND j.state = 'pending'
 RETURNING j.job_id
 """
 
@@ -82,72 +56,38 @@ class PlacementWriter:
         self._conn = tx.conn
         self._epoch = epoch
 
-    async def load_snapshot(self, after: QueueCursor | None, limit: int) -> Snapshot:
-        if after is None:
-            rows = await self._conn.fetch(QUEUE_HEAD_SQL, limit)
-        else:
-            rows = await self._conn.fetch(QUEUE_PAGE_SQL, limit, after[0], after[1])
-        if not rows:
-            return Snapshot(pending=(), nodes=(), quotas={}, usage={})
-        pending = tuple(
-            PendingJob(
-                job_id=r["job_id"],
-                tenant_id=r["tenant_id"],
-                project_id=r["project_id"],
-                spec=JobSpec.model_validate_json(r["spec"]),
-                submitted_at=r["submitted_at"],
-                version=r["version"],
-                reason=r["reason"],
-            )
-            for r in rows
-        )
-        projects = sorted({job.project_id for job in pending})
-        limits = await self._conn.fetch(QUOTAS_AND_USAGE_SQL, projects)
-        return Snapshot(
-            pending=pending,
-            nodes=await self._load_fleet(),
-            quotas={(r["project_id"], r["gpu_model"]): r["quota"] for r in limits if r["quota"] is not None},
-            usage={(r["project_id"], r["gpu_model"]): r["used"] for r in limits if r["used"] is not None},
-        )
+    async def apply(self, actions: Actions, now: datetime) -> None:
+        if actions.binds:
+            await self._bind(actions.binds, now)
+        if actions.verdicts:
+            await self._set_verdicts(actions.verdicts, now)
 
-    async def _load_fleet(self) -> tuple[Node, ...]:
-        gpus_by_node: dict[str, list[Gpu]] = {}
-        for r in await self._conn.fetch(FLEET_SQL):
-            gpus_by_node.setdefault(r["node_id"], []).append(
-                Gpu(r["uuid"], r["model"], r["free"], r["healthy"])
-            )
-        return tuple(Node(node_id, tuple(gpus)) for node_id, gpus in gpus_by_node.items())
-
-    async def apply(self, decisions: Decisions, now: datetime) -> None:
-        if decisions.placements:
-            await self._bind(decisions.placements, now)
-        changed = [b for b in decisions.blocked if b.reason_changed]
-        if changed:
-            await self._set_reasons(changed, now)
-
-    async def _bind(self, placements: tuple[Placement, ...], now: datetime) -> None:
+    async def _bind(self, binds: tuple[Bind, ...], now: datetime) -> None:
         # 1. Move the jobs to scheduled, refusing any that changed since the snapshot.
         rows = await self._conn.fetch(
             SCHEDULE_JOBS_SQL,
-            [p.job.job_id for p in placements],
-            [p.job.version for p in placements],
-            [_placed_reason(p) for p in placements],
+            [b.job.request.job_id for b in binds],
+            [b.job.version for b in binds],
+            [b.reason for b in binds],
         )
-        if len(rows) != len(placements):
+        if len(rows) != len(binds):
             raise ConcurrentChange("a job placed by this cycle changed since its snapshot")
         attempts = {r["job_id"]: r["attempt"] for r in rows}
+        # Only the placed jobs' specs are read: their commands and environments go to the agents.
+        specs = {r["job_id"]: JobSpec.model_validate_json(r["spec"]) for r in rows}
         # 2. One allocation per replica, and its GPUs bound only if still free.
         allocations = [
-            (allocation_id(p.job.job_id, attempts[p.job.job_id], r.replica), p, r)
-            for p in placements
-            for r in p.replicas
+            (allocation_id(b.job.request.job_id, attempts[b.job.request.job_id], r.replica), b, r)
+            for b in binds
+            for r in b.replicas
         ]
         await self._conn.executemany(
             INSERT_ALLOCATION_SQL,
             [
-                (alloc_id, p.job.job_id, attempts[p.job.job_id], r.replica, p.job.tenant_id, p.job.project_id)
-                + (r.node_id, p.gpu_model, list(r.gpu_uuids), now, self._epoch)
-                for alloc_id, p, r in allocations
+                (alloc_id, b.job.request.job_id, attempts[b.job.request.job_id], r.replica)
+                + (b.job.request.tenant_id, b.job.request.project_id, r.node_id, b.gpu_model)
+                + (list(r.gpu_uuids), now, self._epoch)
+                for alloc_id, b, r in allocations
             ],
         )
         bindings = [(uuid, alloc_id) for alloc_id, _, r in allocations for uuid in r.gpu_uuids]
@@ -156,22 +96,21 @@ class PlacementWriter:
             raise ConcurrentChange("a GPU placed by this cycle is no longer free")
         # 3. Tell everyone: admitted, then scheduled; the bound intervals; the agents' start commands.
         events: list[Event] = []
-        for p in placements:
-            events.append(_state_changed(p.job, JobState.ADMITTED, "", p.job.version + 1, now))
-            events.append(
-                _state_changed(p.job, JobState.SCHEDULED, _placed_reason(p), p.job.version + 2, now)
-            )
-        for alloc_id, p, r in allocations:
+        for b in binds:
+            events.append(_state_changed(b.job, JobState.ADMITTED, "", b.job.version + 1, now))
+            events.append(_state_changed(b.job, JobState.SCHEDULED, b.reason, b.job.version + 2, now))
+        for alloc_id, b, r in allocations:
+            request, spec = b.job.request, specs[b.job.request.job_id]
             events.append(
                 AllocationBound(
                     occurred_at=now,
-                    tenant_id=p.job.tenant_id,
-                    project_id=p.job.project_id,
-                    job_id=p.job.job_id,
+                    tenant_id=request.tenant_id,
+                    project_id=request.project_id,
+                    job_id=request.job_id,
                     allocation_id=alloc_id,
                     replica=r.replica,
                     node_id=r.node_id,
-                    gpu_model=p.gpu_model,
+                    gpu_model=b.gpu_model,
                     gpu_uuids=list(r.gpu_uuids),
                     bound_at=now,
                     epoch=self._epoch,
@@ -182,58 +121,53 @@ class PlacementWriter:
                     occurred_at=now,
                     node_id=r.node_id,
                     epoch=self._epoch,
-                    tenant_id=p.job.tenant_id,
-                    project_id=p.job.project_id,
-                    job_id=p.job.job_id,
+                    tenant_id=request.tenant_id,
+                    project_id=request.project_id,
+                    job_id=request.job_id,
                     allocation_id=alloc_id,
                     replica=r.replica,
-                    kind=p.job.spec.kind,
-                    command=list(p.job.spec.command),
-                    env=_workload_env(p, alloc_id, r.replica),
+                    kind=spec.kind,
+                    command=list(spec.command),
+                    env=_workload_env(request.job_id, spec, alloc_id, r.replica),
                     gpu_uuids=list(r.gpu_uuids),
                 )
             )
         await self._tx.emit_all(events)
 
-    async def _set_reasons(self, blocked: list[Blocked], now: datetime) -> None:
+    async def _set_verdicts(self, verdicts: tuple[Verdict, ...], now: datetime) -> None:
         rows = await self._conn.fetch(
-            SET_REASONS_SQL,
-            [b.job.job_id for b in blocked],
-            [b.job.version for b in blocked],
-            [b.reason for b in blocked],
+            SET_VERDICTS_SQL,
+            [v.job.request.job_id for v in verdicts],
+            [v.job.version for v in verdicts],
+            [v.state.value for v in verdicts],
+            [v.reason for v in verdicts],
         )
-        if len(rows) != len(blocked):
+        if len(rows) != len(verdicts):
             raise ConcurrentChange("a waiting job changed since its snapshot")
         await self._tx.emit_all(
-            [_state_changed(b.job, JobState.PENDING, b.reason, b.job.version + 1, now) for b in blocked]
+            [_state_changed(v.job, v.state, v.reason, v.job.version + 1, now) for v in verdicts]
         )
 
 
-def _placed_reason(placement: Placement) -> str:
-    nodes = sorted({r.node_id for r in placement.replicas})
-    where = f"node {nodes[0]}" if len(nodes) == 1 else f"nodes {', '.join(nodes)}"
-    return f"placed on {where} ({placement.gpu_model})"
-
-
-def _workload_env(placement: Placement, alloc_id: str, replica: int) -> dict[str, str]:
+def _workload_env(job_id: str, spec: JobSpec, alloc_id: str, replica: int) -> dict[str, str]:
     """The job's environment plus where this replica stands in the gang (the platform's keys win)."""
     return {
-        **placement.job.spec.env,
-        "AIFACTORY_JOB_ID": placement.job.job_id,
+        **spec.env,
+        "AIFACTORY_JOB_ID": job_id,
         "AIFACTORY_ALLOCATION_ID": alloc_id,
         "AIFACTORY_REPLICA": str(replica),
-        "AIFACTORY_REPLICAS": str(placement.job.spec.replicas),
+        "AIFACTORY_REPLICAS": str(spec.replicas),
     }
 
 
 def _state_changed(
-    job: PendingJob, state: JobState, reason: str, version: int, at: datetime
+    job: QueuedJob, state: JobState, reason: str, version: int, at: datetime
 ) -> JobStateChanged:
     return JobStateChanged(
         occurred_at=at,
-        tenant_id=job.tenant_id,
-        project_id=job.project_id,
-        job_id=job.job_id,
+        tenant_id=job.request.tenant_id,
+        project_id=job.request.project_id,
+        job_id=job.request.job_id,
         state=state,
         reason=reason,
         version=version,

@@ -1,13 +1,24 @@
-"""One scheduling cycle: settle what happened, then place what fits, in one fenced transaction."""
+"""One scheduling cycle in one fenced transaction: settle what happened, then decide and act.
+
+Deciding follows DESIGN.md section 4: load the live state, turn it into the policy engine's immutable
+snapshot, let the engine decide (a pure function of the snapshot and the pool's policy), then apply
+its decisions: stops and preemptions, placements, and pending jobs' reasons, with their events.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.scheduler.app.ports import CycleStore, CycleWork, QueueCursor
-from services.scheduler.domain.lifecycle import settle
-from services.scheduler.domain.policy import decide
+from services.scheduler.app.ports import CycleStore, CycleWork
+from services.scheduler.domain.actions import to_actions
+from services.scheduler.domain.engine import PoolPolicy, decide
+from services.scheduler.domain.lifecycle import JobOutcome, JobView, preempt, settle, stop_and_fail
+from services.scheduler.domain.model import Actions, UsageHistory
+from services.scheduler.domain.snapshot import SnapshotBuilder, advance_history
+
+# The fair-share history is decayed and saved at most this often (it is exact for any split of time).
+HISTORY_STEP_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -15,16 +26,21 @@ class CycleReport:
     lost_nodes: int = 0
     settled_jobs: int = 0
     placed_jobs: int = 0
+    preempted_jobs: int = 0
+    stopped_jobs: int = 0
 
 
 class SchedulingCycle:
     def __init__(
-        self, store: CycleStore, *, node_lost_after_s: float, batch_size: int = 500, max_pages: int = 10
+        self, store: CycleStore, policy: PoolPolicy, *, node_lost_after_s: float, max_pending: int = 5000
     ) -> None:
         self._store = store
+        self._policy = policy
         self._node_lost_after = timedelta(seconds=node_lost_after_s)
-        self._batch_size = batch_size
-        self._max_pages = max_pages
+        self._max_pending = max_pending
+        # (epoch, its first cycle's time): when this instance started leading under that epoch.
+        self._leading_since: tuple[int, datetime] | None = None
+        self._snapshots = SnapshotBuilder()
 
     async def run(self, epoch: int, now: datetime) -> CycleReport:
         """Raises StaleEpoch when a newer leader has written, ConcurrentChange when a row moved under us."""
@@ -32,7 +48,11 @@ class SchedulingCycle:
             # 1. Recorded exits end their allocations at the exit time (the agent's clock).
             touched = await work.release_exited()
             # 2. Nodes silent too long are lost now; what ran on them ends now.
-            lost = await work.declare_lost_nodes(now - self._node_lost_after, now)
+            lost = (
+                await work.declare_lost_nodes(now - self._node_lost_after, now)
+                if self._judges_silence(epoch, now)
+                else []
+            )
             touched |= await work.release_on_nodes(lost, now)
             # 3. Jobs whose cancel waits on running replicas.
             touched |= await work.jobs_with_new_cancel_requests()
@@ -45,24 +65,61 @@ class SchedulingCycle:
             await work.save_outcomes(changes, now)
             # 5. Workloads that run without an allocation are stopped.
             await work.stop_strays(now)
-            # 6. Place the queue oldest first, page by page while free GPUs remain.
-            placed = await self._place(work, now)
-        return CycleReport(lost_nodes=len(lost), settled_jobs=len(changes), placed_jobs=placed)
+            # 6. The policy engine decides on a snapshot of what is left, if anything waits or must end
+            #    in time; its decisions are applied: stops and preemptions, placements, reasons.
+            history = await self._fair_share_history(work, now.timestamp())
+            actions = await self._decide(work, now, history) if await work.needs_decisions() else Actions()
+            await self._stop(work, actions, now)
+            await work.apply(actions, now)
+        return CycleReport(
+            lost_nodes=len(lost),
+            settled_jobs=len(changes),
+            placed_jobs=len(actions.binds),
+            preempted_jobs=len(actions.preemptions),
+            stopped_jobs=len(actions.stops),
+        )
 
-    async def _place(self, work: CycleWork, now: datetime) -> int:
-        placed = 0
-        cursor: QueueCursor | None = None
-        for _ in range(self._max_pages):
-            snapshot = await work.load_snapshot(cursor, self._batch_size)
-            if not snapshot.pending:
-                break
-            decisions = decide(snapshot, now)
-            await work.apply(decisions, now)
-            placed += len(decisions.placements)
-            free_before = sum(gpu.usable for node in snapshot.nodes for gpu in node.gpus)
-            taken = sum(len(r.gpu_uuids) for p in decisions.placements for r in p.replicas)
-            if len(snapshot.pending) < self._batch_size or free_before - taken <= 0:
-                break
-            last = snapshot.pending[-1]
-            cursor = (last.submitted_at, last.job_id)
-        return placed
+    def _judges_silence(self, epoch: int, now: datetime) -> bool:
+        """A new leader gives every node one node_lost_after_s before it declares any lost: heartbeats
+        and registrations sent while no scheduler consumed them still wait in its consumers' backlog,
+        so the last_seen it reads at first may be long out of date."""
+        if self._leading_since is None or self._leading_since[0] != epoch:
+            self._leading_since = (epoch, now)
+        return now - self._leading_since[1] >= self._node_lost_after
+
+    async def _decide(self, work: CycleWork, now: datetime, history: UsageHistory) -> Actions:
+        queueing = self._policy.queueing
+        state = await work.load_state(
+            now.timestamp(),
+            self._max_pending,
+            by_priority=queueing != "fifo",
+            attained_service=queueing == "las",
+        )
+        snapshot, fleet = self._snapshots.build(state, history)
+        return to_actions(decide(snapshot, self._policy), state, fleet)
+
+    async def _fair_share_history(self, work: CycleWork, now: float) -> UsageHistory:
+        history = await work.load_usage_history()
+        if history.decayed_at is None or now - history.decayed_at >= HISTORY_STEP_S:
+            used = await work.load_used_gpus()
+            history = advance_history(history, used, now, self._policy.fair_share_half_life_s)
+            await work.save_usage_history(history)
+        return history
+
+    async def _stop(self, work: CycleWork, actions: Actions, now: datetime) -> None:
+        """Preempted jobs stop within their grace and go back to their queue; stopped jobs (maximum
+        runtime) stop and fail. Both once the agents confirm the stops (see lifecycle)."""
+        preemptions = {p.job_id: p for p in actions.preemptions}
+        stops = {s.job_id: s for s in actions.stops}
+        if not preemptions and not stops:
+            return
+        outcomes: list[tuple[JobView, JobOutcome]] = []
+        for job, allocations in await work.load_jobs(preemptions.keys() | stops.keys()):
+            preemption = preemptions.get(job.job_id)
+            if preemption is not None:
+                outcome = preempt(job, allocations, preemption.reason, preemption.grace_s)
+            else:
+                outcome = stop_and_fail(job, allocations, stops[job.job_id].reason)
+            if outcome is not None:
+                outcomes.append((job, outcome))
+        await work.save_outcomes(outcomes, now)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from services.scheduler.domain.lifecycle import AllocationView, JobOutcome, JobView
-from services.scheduler.domain.model import Decisions, Snapshot
+from services.scheduler.domain.model import Actions, LiveState, UsageHistory, UsedGpus
 from services.scheduler.domain.reconcile import HeldAllocation, ReportedWorkload
 from shared.events.agent import NodeRegistered
 from shared.events.base import Event
@@ -22,10 +22,6 @@ class StaleEpoch(Exception):
 
 class ConcurrentChange(Exception):
     """A row changed between the snapshot and the apply (a cancel raced a placement): retry the cycle."""
-
-
-# Where a page of the queue starts: after this (submitted_at, job_id).
-QueueCursor = tuple[datetime, str]
 
 
 @dataclass(frozen=True)
@@ -65,17 +61,37 @@ class CycleWork(Protocol):
         ...
 
     async def save_outcomes(self, outcomes: Sequence[tuple[JobView, JobOutcome]], now: datetime) -> None:
-        """Write job changes (JobStateChanged) and send StopWorkload for the allocations to stop."""
+        """Write job changes (JobStateChanged) and send StopWorkload (with the outcome's grace) for the
+        allocations to stop."""
         ...
 
     async def stop_strays(self, now: datetime) -> int:
         """StopWorkload for workloads running without an allocation; how many."""
         ...
 
-    async def load_snapshot(self, after: QueueCursor | None, limit: int) -> Snapshot: ...
+    async def needs_decisions(self) -> bool:
+        """Whether a job is pending, or a job holding GPUs declares a maximum runtime."""
+        ...
 
-    async def apply(self, decisions: Decisions, now: datetime) -> None:
-        """Bind placements (allocations, AllocationBound, StartWorkload, JobStateChanged) and new reasons.
+    async def load_state(
+        self, now: float, max_pending: int, *, by_priority: bool, attained_service: bool
+    ) -> LiveState:
+        """The fleet, quotas, every job holding GPUs, and at most `max_pending` pending jobs, by priority
+        class then submission (`by_priority`) or by submission; GPU-seconds received per job when
+        `attained_service`. `now` is epoch seconds."""
+        ...
+
+    async def load_used_gpus(self) -> UsedGpus:
+        """The GPUs each project holds now (live allocations)."""
+        ...
+
+    async def load_usage_history(self) -> UsageHistory: ...
+
+    async def save_usage_history(self, history: UsageHistory) -> None: ...
+
+    async def apply(self, actions: Actions, now: datetime) -> None:
+        """Bind placements (allocations, AllocationBound, StartWorkload, JobStateChanged) and write
+        pending jobs' verdicts (a new reason, or failed).
 
         Raises ConcurrentChange when a job or GPU changed since the snapshot.
         """

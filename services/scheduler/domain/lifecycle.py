@@ -3,11 +3,14 @@
 States: pending -> admitted -> scheduled -> running -> succeeded | failed | cancelled.
 - succeeded: every replica of the current attempt exited with code 0 on its own.
 - failed: a replica exited non-zero on its own, or a node was lost (or a replica vanished) under a job
-  whose restart policy is `fail`.
+  whose restart policy is `fail`, or the policy engine stopped it (maximum runtime).
 - requeued (back to pending): a node was lost or a replica vanished, restart policy `requeue`.
+- preempted: the policy engine made room for another job; once its replicas stopped, it is pending
+  again.
 - cancelled: on request.
 A job that is failing or being cancelled keeps its state, with a reason saying so, until every one of
-its allocations is released (the agents confirm the stops): a terminal job never holds a GPU.
+its allocations is released (the agents confirm the stops): a terminal job never holds a GPU. A
+preempted job likewise goes back to its queue only when every replica stopped.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from shared.events.jobs import JobState, RestartPolicy
 
 # States in which a job holds the allocations of its current attempt.
 PLACED_STATES = frozenset({JobState.ADMITTED, JobState.SCHEDULED, JobState.RUNNING})
+# States whose current attempt may still end on its own (a preempted job may finish in its grace).
+JUDGED_STATES = PLACED_STATES | {JobState.PREEMPTED}
 
 
 class ReleaseCause(StrEnum):
@@ -62,6 +67,8 @@ class JobView:
     # Set while the job fails or is cancelled and waits for its replicas to stop.
     ending_state: JobState | None = None
     ending_reason: str | None = None
+    # Why it was preempted, while it is (state preempted).
+    preemption: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,26 +81,34 @@ class JobOutcome:
     ending_reason: str | None
     stop: tuple[AllocationView, ...] = ()
     stop_reason: str = ""
+    stop_grace_s: float | None = None  # None: the stop command's default grace
+    preemption: str | None = None
 
     def changes(self, job: JobView) -> bool:
-        return (self.state, self.reason, self.ending_state, self.ending_reason) != (
+        return (self.state, self.reason, self.ending_state, self.ending_reason, self.preemption) != (
             job.state,
             job.reason,
             job.ending_state,
             job.ending_reason,
+            job.preemption,
         ) or bool(self.stop)
 
 
 def settle(job: JobView, allocations: Sequence[AllocationView]) -> JobOutcome:
     """Apply the lifecycle rules to a job and all its allocations (every attempt)."""
-    outcome = JobOutcome(job.state, job.reason, job.ending_state, job.ending_reason)
+    outcome = JobOutcome(
+        job.state, job.reason, job.ending_state, job.ending_reason, preemption=job.preemption
+    )
     if job.state.is_terminal:
         return outcome
     live = [a for a in allocations if not a.released]
-    if outcome.ending_state is None and job.state in PLACED_STATES:
+    if outcome.ending_state is None and job.state in JUDGED_STATES:
         outcome = _judge_current_attempt(job, allocations, outcome)
     if job.cancel_requested and outcome.ending_state is None and not outcome.state.is_terminal:
         outcome = replace(outcome, ending_state=JobState.CANCELLED, ending_reason="cancelled on request")
+    if outcome.state is JobState.PREEMPTED and outcome.ending_state is None and not live:
+        # Every replica stopped: back to its queue, saying for whom it made room.
+        return replace(outcome, state=JobState.PENDING, reason=_requeued(job.preemption), preemption=None)
     requeued = outcome.state is JobState.PENDING and job.state is not JobState.PENDING
     if outcome.ending_state is None and not requeued:
         return outcome
@@ -108,6 +123,40 @@ def settle(job: JobView, allocations: Sequence[AllocationView]) -> JobOutcome:
         else:
             outcome = replace(outcome, state=ending, reason=outcome.ending_reason or "")
     return replace(outcome, stop=to_stop, stop_reason=stop_reason)
+
+
+def preempt(
+    job: JobView, allocations: Sequence[AllocationView], reason: str, grace_s: float
+) -> JobOutcome | None:
+    """Stop a placed job's replicas (after `grace_s`) and requeue it once they stopped; None when the
+    job no longer runs or is ending anyway."""
+    if job.state not in PLACED_STATES or job.ending_state is not None or job.cancel_requested:
+        return None
+    live = tuple(a for a in allocations if not a.released)
+    if not live:
+        return JobOutcome(JobState.PENDING, _requeued(reason), None, None)
+    return JobOutcome(
+        JobState.PREEMPTED,
+        f"{reason}; waiting for its replicas to stop",
+        None,
+        None,
+        stop=tuple(a for a in live if not a.stop_requested),
+        stop_reason=reason,
+        stop_grace_s=grace_s,
+        preemption=reason,
+    )
+
+
+def stop_and_fail(job: JobView, allocations: Sequence[AllocationView], reason: str) -> JobOutcome | None:
+    """Stop a job's replicas and fail it once they stopped (maximum runtime); None when it is ending
+    anyway."""
+    if job.state.is_terminal or job.ending_state is not None:
+        return None
+    return settle(replace(job, ending_state=JobState.FAILED, ending_reason=reason), allocations)
+
+
+def _requeued(preemption: str | None) -> str:
+    return f"{preemption or 'preempted'}; requeued"
 
 
 def _judge_current_attempt(

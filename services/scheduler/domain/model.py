@@ -1,93 +1,142 @@
-"""The scheduling snapshot and the decisions the policy returns: immutable values, no I/O.
+"""What a scheduling cycle loads from the scheduler's tables, and what it asks the adapter to do.
 
-A cycle loads a Snapshot, hands it to the policy, and applies the Decisions it gets back. The same
-values drive the trace simulator, so nothing here may depend on where they came from.
+Plain immutable values, no I/O. Times are epoch seconds (float) from the injected clock, the unit the
+policy engine takes. A cycle loads a LiveState, turns it into the engine's Snapshot (snapshot.py),
+lets the engine decide, and turns the decisions into Actions (actions.py) for the adapter to apply.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 
-from shared.events.jobs import JobSpec
-
-# (project_id, gpu_model)
-QuotaKey = tuple[str, str]
+from services.scheduler.domain.engine.model import JobRequest, Preempt, Stop
+from shared.events.jobs import JobState
 
 
 @dataclass(frozen=True)
-class PendingJob:
-    job_id: str
-    tenant_id: str
-    project_id: str
-    spec: JobSpec
-    submitted_at: datetime
-    # The job's current version and pending reason, so the applier writes only real changes.
+class FleetGpu:
+    uuid: str
+    model: str
+    healthy: bool = True
+
+
+@dataclass(frozen=True)
+class FleetNode:
+    """A registered node and its present GPUs in device-index order; topology from its labels."""
+
+    node_id: str
+    ready: bool  # False once declared lost: it keeps its GPUs in the fleet's shape, but takes no work
+    gpus: tuple[FleetGpu, ...]
+    nvlink_domain: str | None = None
+    rack: str | None = None
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    """A pending job: what it asks for, and its version and reason, so only real changes are written."""
+
+    request: JobRequest
     version: int
     reason: str
 
 
 @dataclass(frozen=True)
-class Gpu:
-    uuid: str
-    model: str
-    free: bool
-    healthy: bool = True
+class HeldReplica:
+    """A live allocation: one replica's GPUs on one node."""
+
+    replica: int
+    node_id: str
+    gpu_model: str
+    gpu_uuids: tuple[str, ...]
+    started_at: float  # when its workload started; when it was bound, until then
+    stopping: bool = False  # a stop was requested (cancel, failure, preemption, maximum runtime)
+
+
+@dataclass(frozen=True)
+class HoldingJob:
+    """A job that holds GPUs: its live allocations, whatever its state."""
+
+    request: JobRequest
+    replicas: tuple[HeldReplica, ...]
 
     @property
-    def usable(self) -> bool:
-        return self.free and self.healthy
+    def stopping(self) -> bool:
+        return any(r.stopping for r in self.replicas)
 
 
 @dataclass(frozen=True)
-class Node:
-    """A ready node; its GPUs in device-index order."""
+class ProjectQuota:
+    """The most GPUs of each model a project may have bound at once; a model absent is unlimited."""
 
-    node_id: str
-    gpus: tuple[Gpu, ...]
+    tenant_id: str
+    gpus: Mapping[str, int]
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    # Oldest first (submit time, then job id).
-    pending: tuple[PendingJob, ...]
-    nodes: tuple[Node, ...]
-    # Max GPUs of a model a project may have bound at once. A (project, model) with no entry is unlimited.
-    quotas: Mapping[QuotaKey, int]
-    # GPUs of a model a project has bound now (allocations not yet released, stopping ones included).
-    usage: Mapping[QuotaKey, int]
+# GPUs each project holds now, with its tenant: project -> (tenant, GPUs).
+UsedGpus = Mapping[str, tuple[str, int]]
 
 
 @dataclass(frozen=True)
-class ReplicaPlacement:
+class UsageHistory:
+    """Decayed GPU-seconds per queue (project), the fair-share history, as of `decayed_at`."""
+
+    gpu_seconds: Mapping[str, float] = field(default_factory=dict)
+    tenants: Mapping[str, str] = field(default_factory=dict)  # queue -> its tenant
+    decayed_at: float | None = None  # None: never decayed yet
+
+
+@dataclass(frozen=True)
+class LiveState:
+    now: float
+    nodes: tuple[FleetNode, ...]
+    # Per project; a project without a quota is unlimited.
+    quotas: Mapping[str, ProjectQuota]
+    # In the order the cycle read them (the pool's queue order), at most the cycle's limit.
+    pending: tuple[QueuedJob, ...]
+    holding: tuple[HoldingJob, ...]
+    # GPU-seconds each pending or holding job received so far (read only for least-attained-service).
+    attained_service: Mapping[str, float] = field(default_factory=dict)
+
+
+# Actions ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoundReplica:
     replica: int
     node_id: str
     gpu_uuids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
-class Placement:
-    """A whole job placed: every replica on one node, all on the same GPU model."""
+class Bind:
+    """A whole job placed: allocations bound, workloads started."""
 
-    job: PendingJob
+    job: QueuedJob
     gpu_model: str
-    replicas: tuple[ReplicaPlacement, ...]
-
-
-@dataclass(frozen=True)
-class Blocked:
-    """A job that stays pending, and why."""
-
-    job: PendingJob
-    reason: str
+    replicas: tuple[BoundReplica, ...]
 
     @property
-    def reason_changed(self) -> bool:
-        return self.reason != self.job.reason
+    def reason(self) -> str:
+        nodes = sorted({r.node_id for r in self.replicas})
+        where = f"node {nodes[0]}" if len(nodes) == 1 else f"nodes {', '.join(nodes)}"
+        return f"placed on {where} ({self.gpu_model})"
 
 
 @dataclass(frozen=True)
-class Decisions:
-    placements: tuple[Placement, ...] = ()
-    blocked: tuple[Blocked, ...] = ()
+class Verdict:
+    """A pending job's new state and reason: still pending (why it waits), or failed (why it never runs)."""
+
+    job: QueuedJob
+    state: JobState
+    reason: str
+
+
+@dataclass(frozen=True)
+class Actions:
+    binds: tuple[Bind, ...] = ()
+    # Only those that change the job's state or reason.
+    verdicts: tuple[Verdict, ...] = ()
+    preemptions: tuple[Preempt, ...] = ()
+    stops: tuple[Stop, ...] = ()

@@ -119,13 +119,18 @@ class Bus:
         )
 
     async def register(
-        self, node_id: str, gpus: int = 4, model: str = "A100", running: list[RunningWorkload] | None = None
+        self,
+        node_id: str,
+        gpus: int = 4,
+        model: str = "A100",
+        running: list[RunningWorkload] | None = None,
+        at: datetime | None = None,
     ) -> NodeRegistered:
         infos = [
             GpuInfo(uuid=f"GPU-{node_id}-{i}", index=i, model=model, memory_mib=81920) for i in range(gpus)
         ]
         event = NodeRegistered(
-            occurred_at=now(),
+            occurred_at=at or now(),
             node_id=node_id,
             hostname=node_id,
             backend="simulated",
@@ -138,18 +143,18 @@ class Bus:
     async def heartbeat(self, node_id: str) -> None:
         await self.publish(Heartbeat(occurred_at=now(), node_id=node_id))
 
-    async def started(self, bound: AllocationBound) -> None:
-        await self.publish(
-            WorkloadStarted(
-                occurred_at=now(),
-                node_id=bound.node_id,
-                job_id=bound.job_id,
-                allocation_id=bound.allocation_id,
-                replica=bound.replica,
-                pid=4242,
-                epoch=bound.epoch,
-            )
+    async def started(self, bound: AllocationBound) -> WorkloadStarted:
+        event = WorkloadStarted(
+            occurred_at=now(),
+            node_id=bound.node_id,
+            job_id=bound.job_id,
+            allocation_id=bound.allocation_id,
+            replica=bound.replica,
+            pid=4242,
+            epoch=bound.epoch,
         )
+        await self.publish(event)
+        return event
 
     async def exited(self, bound: AllocationBound, code: int = 0, *, stopped: bool = False) -> WorkloadExited:
         event = WorkloadExited(

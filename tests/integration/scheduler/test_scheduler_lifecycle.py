@@ -19,7 +19,7 @@ from shared.events.scheduler import (
     StartWorkload,
     StopWorkload,
 )
-from tests.integration.scheduler.harness import Bus, Schedulers, eventually, leader_epoch, open_bus
+from tests.integration.scheduler.harness import Bus, Schedulers, eventually, leader_epoch, now, open_bus
 
 
 @pytest.fixture
@@ -116,9 +116,9 @@ async def test_cancel_frees_the_gpus_only_when_the_agent_confirms_the_stop(
 
     stop = await bus.wait_for(StopWorkload, allocation_id=bound.allocation_id)
     assert (stop.node_id, stop.epoch) == ("n1", bound.epoch)
-    # The GPUs are still bound to "first", so "second" waits, and says why.
+    # The GPUs are still bound to "first", so "second" waits for them with a reservation, and says so.
     waiting = await bus.wait_for(JobStateChanged, job_id="second", version=2)
-    assert waiting.reason == "capacity: no node with 2 free GPUs of any model"
+    assert waiting.reason.startswith("reserved: starts by ") and waiting.reason.endswith(" on node n1")
     assert not bus.events(JobStateChanged, job_id="first", state=JobState.CANCELLED)
 
     exit_event = await bus.exited(bound, code=143, stopped=True)
@@ -165,7 +165,7 @@ async def test_a_lost_node_releases_at_declaration_and_its_job_is_placed_again(
     try:
         await bus.submit("j1", gpus=2)
         first = await bus.wait_for(AllocationBound, job_id="j1")
-        assert first.node_id == "n1"  # first fit
+        assert first.node_id == "n1"  # both fit as well: the first in node order
         await bus.started(first)
         await bus.wait_for(JobStateChanged, job_id="j1", state=JobState.RUNNING)
 
@@ -185,6 +185,25 @@ async def test_a_lost_node_releases_at_declaration_and_its_job_is_placed_again(
         beating.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await beating
+
+
+async def test_a_new_leader_gives_nodes_time_to_be_heard_before_declaring_them_lost(
+    bus: Bus, schedulers: Schedulers
+) -> None:
+    await leader_epoch(await schedulers.start(node_lost_after_s=2.0))
+    # A registration that waited in the stream while no scheduler ran: older than node_lost_after_s.
+    await bus.register("n1", gpus=2, at=now() - timedelta(seconds=30))
+    await bus.wait_for(NodeStateChanged, node_id="n1", state="ready")
+
+    # Silent for a few cycles (0.2 s apart), still within the new leader's first node_lost_after_s, then
+    # heard from: the node stays ready.
+    await asyncio.sleep(0.6)
+    deadline = asyncio.get_running_loop().time() + 3.0
+    while asyncio.get_running_loop().time() < deadline:
+        await bus.heartbeat("n1")
+        await asyncio.sleep(0.2)
+
+    assert not bus.events(NodeStateChanged, node_id="n1", state="lost")
 
 
 async def test_a_re_registered_node_is_reconciled_with_what_its_agent_still_runs(
@@ -235,7 +254,7 @@ async def test_a_quota_holds_a_job_back_until_it_is_raised(bus: Bus, schedulers:
     waiting = await bus.wait_for(JobStateChanged, job_id="j1", version=2)
     assert (waiting.state, waiting.reason) == (
         JobState.PENDING,
-        "quota: project prj_a has 0 of 1 A100 GPUs in use and asks 2",
+        "quota: queue prj_a would use 2 A100 GPUs, over its nominal quota of 1, and has no cohort to borrow from",
     )
     await bus.set_quota("A100", 2)
     bound = await bus.wait_for(AllocationBound, job_id="j1")

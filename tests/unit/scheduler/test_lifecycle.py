@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from services.scheduler.domain.lifecycle import AllocationView, JobView, ReleaseCause, settle
+from services.scheduler.domain.lifecycle import (
+    AllocationView,
+    JobView,
+    ReleaseCause,
+    preempt,
+    settle,
+    stop_and_fail,
+)
 from shared.events.jobs import JobState, RestartPolicy
 
 
@@ -34,8 +41,10 @@ def alloc(replica: int, *, attempt: int = 1, node: str = "n1", **changes: object
     return replace(view, **changes)  # type: ignore[arg-type]
 
 
-def exited(replica: int, code: int, **changes: object) -> AllocationView:
-    return alloc(replica, released=True, cause=ReleaseCause.EXITED, exit_code=code, **changes)
+def exited(replica: int, code: int, *, stop_requested: bool = False) -> AllocationView:
+    return alloc(
+        replica, released=True, cause=ReleaseCause.EXITED, exit_code=code, stop_requested=stop_requested
+    )
 
 
 def test_a_training_job_succeeds_when_every_replica_exited_zero() -> None:
@@ -148,3 +157,77 @@ def test_a_terminal_job_is_left_alone() -> None:
     job = running_job(state=JobState.SUCCEEDED, reason="done", cancel_requested=True)
 
     assert not settle(job, [exited(0, 0), exited(1, 0)]).changes(job)
+
+
+# Stops the policy engine decides: preemption and maximum runtime.
+
+
+def test_a_preempted_job_stops_its_replicas_with_the_grace_and_says_for_whom() -> None:
+    replicas = [alloc(0), alloc(1, node="n2")]
+
+    outcome = preempt(running_job(), replicas, "preempted for job hi", grace_s=20.0)
+
+    assert outcome is not None
+    assert (outcome.state, outcome.reason) == (
+        JobState.PREEMPTED,
+        "preempted for job hi; waiting for its replicas to stop",
+    )
+    assert [a.allocation_id for a in outcome.stop] == ["a1-0", "a1-1"]
+    assert (outcome.stop_reason, outcome.stop_grace_s, outcome.preemption) == (
+        "preempted for job hi",
+        20.0,
+        "preempted for job hi",
+    )
+
+
+def test_a_preempted_job_is_pending_again_once_every_replica_stopped() -> None:
+    job = running_job(state=JobState.PREEMPTED, reason="...", preemption="preempted for job hi")
+    stopping = [alloc(0, stop_requested=True), alloc(1, stop_requested=True)]
+    stopped = [replace(a, released=True, cause=ReleaseCause.STOPPED, exit_code=143) for a in stopping]
+
+    assert not settle(job, [stopped[0], stopping[1]]).changes(job)
+    requeued = settle(job, stopped)
+
+    assert (requeued.state, requeued.reason) == (JobState.PENDING, "preempted for job hi; requeued")
+    assert requeued.preemption is None and requeued.stop == ()
+
+
+def test_a_preempted_job_that_finishes_in_its_grace_succeeds() -> None:
+    job = running_job(state=JobState.PREEMPTED, preemption="preempted for job hi")
+
+    outcome = settle(job, [exited(0, 0, stop_requested=True), exited(1, 0, stop_requested=True)])
+
+    assert outcome.state is JobState.SUCCEEDED
+
+
+def test_a_preempted_job_cancelled_in_its_grace_ends_cancelled() -> None:
+    job = running_job(state=JobState.PREEMPTED, preemption="preempted for job hi", cancel_requested=True)
+    stopped = [alloc(r, released=True, stop_requested=True, cause=ReleaseCause.STOPPED) for r in (0, 1)]
+
+    assert settle(job, stopped).state is JobState.CANCELLED
+
+
+def test_only_a_placed_job_that_is_not_ending_can_be_preempted() -> None:
+    for job in (
+        running_job(state=JobState.PENDING),
+        running_job(cancel_requested=True),
+        running_job(ending_state=JobState.FAILED, ending_reason="replica 0 exited with code 3"),
+    ):
+        assert preempt(job, [alloc(0)], "preempted for job hi", grace_s=5.0) is None
+
+
+def test_a_job_past_its_maximum_runtime_stops_then_fails() -> None:
+    stopping = stop_and_fail(running_job(replicas=1), [alloc(0)], "maximum runtime of 60 s exceeded")
+
+    assert stopping is not None
+    assert (stopping.state, stopping.ending_state) == (JobState.RUNNING, JobState.FAILED)
+    assert stopping.reason == "failing: maximum runtime of 60 s exceeded; waiting for its replicas to stop"
+    assert (len(stopping.stop), stopping.stop_grace_s) == (1, None)
+
+    job = running_job(
+        replicas=1, ending_state=JobState.FAILED, ending_reason="maximum runtime of 60 s exceeded"
+    )
+    stopped = alloc(0, released=True, stop_requested=True, cause=ReleaseCause.STOPPED, exit_code=143)
+    failed = settle(job, [stopped])
+    assert (failed.state, failed.reason) == (JobState.FAILED, "maximum runtime of 60 s exceeded")
+    assert stop_and_fail(job, [stopped], "maximum runtime of 60 s exceeded") is None

@@ -1,0 +1,238 @@
+"""Loading what a scheduling cycle decides on, in the cycle's transaction: the queue, what holds GPUs,
+the fleet, quotas, and the fair-share history.
+
+Few round trips whatever the size: one query each. What a job asks for never changes once submitted,
+so it is read once (in SQL, no spec parsed) and kept while the job waits or runs; each cycle reads only
+what moves: versions and reasons of the queue, the live allocations. The applier reads the full spec
+of the jobs it places only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import groupby
+
+import asyncpg
+
+from services.scheduler.domain.engine.model import JobRequest
+from services.scheduler.domain.model import (
+    FleetGpu,
+    FleetNode,
+    HeldReplica,
+    HoldingJob,
+    LiveState,
+    ProjectQuota,
+    QueuedJob,
+    UsageHistory,
+    UsedGpus,
+)
+from shared.events.jobs import RestartPolicy
+
+# What JobRequest needs, from the jobs table (aliased j).
+REQUEST_COLUMNS = """
+j.job_id, j.tenant_id, j.project_id, j.submitted_at, j.replicas, j.priority, j.restart_policy,
+(j.spec->>'gpus_per_replica')::int AS gpus_per_replica, (j.spec->>'max_runtime_s')::float8 AS max_runtime_s,
+ARRAY(SELECT jsonb_array_elements_text(j.spec->'gpu_models')) AS gpu_models
+"""
+QUEUE_FILTER = "j.state = 'pending' AND j.cancel_requested_at IS NULL AND j.ending_state IS NULL"
+QUEUE_SQL = f"""
+SELECT j.job_id, j.version, j.reason FROM jobs j WHERE {QUEUE_FILTER} ORDER BY {{order}} LIMIT $1
+"""
+# Both orders have an index (migrations): submission, or priority class then submission.
+QUEUE_BY_SUBMISSION_SQL = QUEUE_SQL.format(order="j.submitted_at, j.job_id")
+QUEUE_BY_PRIORITY_SQL = QUEUE_SQL.format(order="j.priority DESC, j.submitted_at, j.job_id")
+
+HOLDING_SQL = """
+SELECT job_id, replica, node_id, gpu_model, gpu_uuids, COALESCE(started_at, bound_at) AS started_at,
+       stop_requested_at IS NOT NULL AS stopping
+FROM allocations WHERE released_at IS NULL ORDER BY job_id, replica
+"""
+
+REQUESTS_SQL = f"SELECT {REQUEST_COLUMNS} FROM jobs j WHERE j.job_id = ANY($1::text[])"
+
+# Whether the engine has anything to decide: a job waits, or a job that holds GPUs must end in time.
+NEEDS_DECISIONS_SQL = f"""
+SELECT EXISTS (SELECT 1 FROM jobs j WHERE {QUEUE_FILTER})
+    OR EXISTS (SELECT 1 FROM allocations a JOIN jobs j USING (job_id)
+               WHERE a.released_at IS NULL AND a.stop_requested_at IS NULL
+                 AND j.spec->>'max_runtime_s' IS NOT NULL)
+"""
+
+USED_GPUS_SQL = """
+SELECT project_id, min(tenant_id) AS tenant_id, sum(cardinality(gpu_uuids))::int AS gpus
+FROM allocations WHERE released_at IS NULL GROUP BY project_id
+"""
+
+FLEET_SQL = """
+SELECT n.node_id, n.state = 'ready' AS ready, n.labels->>'nvlink_domain' AS nvlink_domain,
+       n.labels->>'rack' AS rack, g.uuid, g.model, g.healthy
+FROM nodes n JOIN gpus g ON g.node_id = n.node_id AND g.present
+ORDER BY n.node_id, g.device_index
+"""
+
+ATTAINED_SQL = """
+SELECT job_id, sum(cardinality(gpu_uuids) * extract(epoch FROM COALESCE(released_at, $2) - bound_at))::float8
+       AS gpu_s
+FROM allocations WHERE job_id = ANY($1::text[]) GROUP BY job_id
+"""
+
+LOAD_HISTORY_SQL = """
+SELECT c.decayed_at, h.queue_id, h.tenant_id, h.gpu_seconds
+FROM usage_history_clock c LEFT JOIN usage_history h ON true
+"""
+
+# One round trip: upsert what is kept, drop what decayed away, move the clock.
+SAVE_HISTORY_SQL = """
+WITH kept AS (
+    INSERT INTO usage_history (queue_id, tenant_id, gpu_seconds)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::float8[])
+    ON CONFLICT (queue_id) DO UPDATE SET tenant_id = excluded.tenant_id, gpu_seconds = excluded.gpu_seconds
+), dropped AS (
+    DELETE FROM usage_history WHERE NOT (queue_id = ANY($1::text[]))
+)
+UPDATE usage_history_clock SET decayed_at = $4
+"""
+
+
+@dataclass(frozen=True)
+class KnownFleet:
+    """The fleet as read at a revision of the fleet_revision table (None: true of no revision, as the
+    transaction that read it had changed it)."""
+
+    revision: int | None
+    nodes: tuple[FleetNode, ...]
+
+
+class StateReader:
+    def __init__(self, conn: asyncpg.Connection, requests: dict[str, JobRequest]) -> None:
+        """`requests`: what each job asks for, kept from earlier cycles (requests never change)."""
+        self._conn = conn
+        self._requests = requests
+
+    async def needs_decisions(self) -> bool:
+        return bool(await self._conn.fetchval(NEEDS_DECISIONS_SQL))
+
+    async def load_state(
+        self,
+        now: float,
+        max_pending: int,
+        nodes: tuple[FleetNode, ...],
+        *,
+        by_priority: bool,
+        attained_service: bool,
+    ) -> LiveState:
+        queue_sql = QUEUE_BY_PRIORITY_SQL if by_priority else QUEUE_BY_SUBMISSION_SQL
+        queue = await self._conn.fetch(queue_sql, max_pending)
+        held = _groups(await self._conn.fetch(HOLDING_SQL), "job_id")
+        requests = await self._requests_of(
+            [r["job_id"] for r in queue] + [rows[0]["job_id"] for rows in held]
+        )
+        pending = tuple(QueuedJob(requests[r["job_id"]], r["version"], r["reason"]) for r in queue)
+        holding = tuple(
+            HoldingJob(requests[rows[0]["job_id"]], tuple(_held(r) for r in rows)) for rows in held
+        )
+        attained: dict[str, float] = {}
+        if attained_service:
+            jobs = [j.request.job_id for j in pending] + [j.request.job_id for j in holding]
+            rows = await self._conn.fetch(ATTAINED_SQL, jobs, datetime.fromtimestamp(now, UTC))
+            attained = {r["job_id"]: r["gpu_s"] for r in rows}
+        return LiveState(
+            now=now,
+            nodes=nodes,
+            quotas=await self._load_quotas(),
+            pending=pending,
+            holding=holding,
+            attained_service=attained,
+        )
+
+    async def _requests_of(self, job_ids: list[str]) -> dict[str, JobRequest]:
+        """The jobs' requests, read for those not kept yet; the kept ones are trimmed to these jobs."""
+        known = self._requests
+        missing = [job_id for job_id in job_ids if job_id not in known]
+        if missing:
+            known.update((r["job_id"], _request(r)) for r in await self._conn.fetch(REQUESTS_SQL, missing))
+        for gone in known.keys() - set(job_ids):
+            del known[gone]
+        return known
+
+    async def load_fleet(self) -> tuple[FleetNode, ...]:
+        return tuple(
+            FleetNode(
+                gpus[0]["node_id"],
+                gpus[0]["ready"],
+                tuple(FleetGpu(r["uuid"], r["model"], r["healthy"]) for r in gpus),
+                nvlink_domain=gpus[0]["nvlink_domain"],
+                rack=gpus[0]["rack"],
+            )
+            for gpus in _groups(await self._conn.fetch(FLEET_SQL), "node_id")
+        )
+
+    async def _load_quotas(self) -> dict[str, ProjectQuota]:
+        rows = await self._conn.fetch(
+            "SELECT project_id, tenant_id, gpu_model, gpus FROM quotas ORDER BY project_id"
+        )
+        return {
+            group[0]["project_id"]: ProjectQuota(
+                group[0]["tenant_id"], {r["gpu_model"]: r["gpus"] for r in group}
+            )
+            for group in _groups(rows, "project_id")
+        }
+
+    async def load_used_gpus(self) -> UsedGpus:
+        rows = await self._conn.fetch(USED_GPUS_SQL)
+        return {r["project_id"]: (r["tenant_id"], r["gpus"]) for r in rows}
+
+    async def load_usage_history(self) -> UsageHistory:
+        rows = await self._conn.fetch(LOAD_HISTORY_SQL)
+        decayed_at = rows[0]["decayed_at"]
+        kept = [r for r in rows if r["queue_id"] is not None]
+        return UsageHistory(
+            gpu_seconds={r["queue_id"]: r["gpu_seconds"] for r in kept},
+            tenants={r["queue_id"]: r["tenant_id"] for r in kept},
+            decayed_at=None if decayed_at is None else decayed_at.timestamp(),
+        )
+
+    async def save_usage_history(self, history: UsageHistory) -> None:
+        queues: Sequence[str] = sorted(history.gpu_seconds)
+        decayed_at = None if history.decayed_at is None else datetime.fromtimestamp(history.decayed_at, UTC)
+        await self._conn.execute(
+            SAVE_HISTORY_SQL,
+            queues,
+            [history.tenants[q] for q in queues],
+            [history.gpu_seconds[q] for q in queues],
+            decayed_at,
+        )
+
+
+def _groups(rows: list[asyncpg.Record], column: str) -> list[list[asyncpg.Record]]:
+    """Runs of rows with the same value in `column` (the query orders by it)."""
+    return [list(group) for _, group in groupby(rows, lambda r: r[column])]
+
+
+def _request(row: asyncpg.Record) -> JobRequest:
+    return JobRequest(
+        job_id=row["job_id"],
+        tenant_id=row["tenant_id"],
+        project_id=row["project_id"],
+        submitted_at=row["submitted_at"].timestamp(),
+        replicas=row["replicas"],
+        gpus_per_replica=row["gpus_per_replica"],
+        gpu_models=tuple(row["gpu_models"]),
+        priority=row["priority"],
+        max_runtime_s=row["max_runtime_s"],
+        # A job that must not restart (restart policy `fail`) is never preempted: that would restart it.
+        preemptible=row["restart_policy"] == RestartPolicy.REQUEUE.value,
+    )
+
+
+def _held(row: asyncpg.Record) -> HeldReplica:
+    return HeldReplica(
+        replica=row["replica"],
+        node_id=row["node_id"],
+        gpu_model=row["gpu_model"],
+        gpu_uuids=tuple(row["gpu_uuids"]),
+        started_at=row["started_at"].timestamp(),
+        stopping=row["stopping"],
+    )
