@@ -17,6 +17,8 @@ import argparse
 import asyncio
 import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,6 +35,11 @@ REFERENCES = {
     "kube_scheduler_pods_per_s_floor_5000_nodes": 810,
     "slurm_documented_jobs_per_s": 500,
 }
+
+
+# Wall-clock (epoch) start of each phase, printed to stderr so a profiler or CPU accounting running
+# beside the benchmark can cut its samples by phase.
+phase_marks: dict[str, float] = {}
 
 
 class BoundWatcher:
@@ -137,8 +144,11 @@ async def measure(factory: Factory, args: argparse.Namespace) -> tuple[dict[str,
     async with httpx.AsyncClient(
         base_url=factory.gateway_url, headers=headers, limits=limits, timeout=30
     ) as http:
+        phase_marks["fixed"] = time.time()
         loaded = await fixed_load(http, project_id, args.rate, args.duration, watcher)
+        phase_marks["burst"] = time.time()
         burst_result = await burst(http, project_id, args.jobs, watcher)
+        phase_marks["end"] = time.time()
     await watcher.stop()
     return burst_result, loaded
 
@@ -176,6 +186,9 @@ def main() -> None:
             burst_result, loaded = asyncio.run(measure(factory, args))
         finally:
             factory.stop()
+            # Workloads outlive their agent by design (they survive agent restarts): end the bench's own.
+            subprocess.run(["pkill", "-f", data_dir], check=False)
+    print("phases " + json.dumps(phase_marks), file=sys.stderr)
 
     print(f"{'phase':<28}{'jobs':>8}{'bound':>8}{'figure':>16}  target")
     print(f"{'burst (submit→bound)':<28}{burst_result['jobs']:>8.0f}{burst_result['bound']:>8.0f}"

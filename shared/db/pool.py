@@ -26,9 +26,16 @@ async def create_pool(
         max_size=max_size,
         server_settings={"search_path": schema},
         init=init,
+        reset=_keep_session,
     )
     assert pool is not None
     return pool
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Released connections skip asyncpg's default reset query (a round trip per transaction): nothing
+    here changes session state (no SET, LISTEN or session advisory locks on pooled connections), and
+    asyncpg still rolls back a transaction left open and drops listeners before calling this."""
 
 
 @dataclass

@@ -1,9 +1,14 @@
 """Idempotent JetStream consumers with dead letters.
 
-Each message is handled in one PostgreSQL transaction that also records (consumer, event id); the
+Each message is handled in a PostgreSQL transaction that also records (consumer, event id); the
 message is acked only after that commit, so a redelivered copy is acked with no effect. A message
 that cannot be parsed goes to the dead-letter record at once; one whose handler keeps failing goes
 there after the maximum deliveries. Either way the consumer keeps going.
+
+When messages arrive faster than they are handled, the pull loop hands over a backlog: it is handled
+in ONE transaction, in stream order (a commit per message cost more than most handlers). Should any
+message in it fail, that transaction is rolled back and the backlog is handled again one message per
+transaction, which isolates the failing message exactly as above.
 """
 
 from __future__ import annotations
@@ -113,8 +118,34 @@ class Consumer:
         await self._loop.stop()
 
     async def _handle_all(self, messages: list[Msg]) -> None:
+        if len(messages) > 1:
+            try:
+                await self._handle_together(messages)
+            except Exception as error:
+                log.info(
+                    "%s: backlog of %d handled one by one (%r)", self._spec.durable, len(messages), error
+                )
+            else:
+                for message in messages:
+                    await message.ack()
+                return
         for message in messages:
             await handle_message(self._db, self._spec, message)
+
+    async def _handle_together(self, messages: list[Msg]) -> None:
+        """All in one transaction; raises (rolling all of it back) if any message is not plain sailing."""
+        async with self._db.transaction() as tx:
+            for raw in messages:
+                headers: dict[str, str] = dict(raw.headers or {})
+                with _TRACER.start_as_current_span(
+                    f"{self._spec.durable} process",
+                    context=context_from_headers(headers),
+                    kind=SpanKind.CONSUMER,
+                ) as span:
+                    span.set_attribute("messaging.destination.name", raw.subject)
+                    event = parse_event(self._spec.routes, headers, raw.data)
+                    if event is not None and await mark_processed(tx, self._spec.durable, event):
+                        await self._spec.routes[type(event)](tx, event)
 
 
 async def handle_message(db: Database, spec: ConsumerSpec, raw: Msg) -> None:

@@ -58,7 +58,7 @@ class NodeCommands:
         if epoch > state.newest_epoch:
             log.info("scheduler epoch %d -> %d", state.newest_epoch, epoch)
             state.observe_epoch(epoch)
-            self._supervisor.save()
+            self._supervisor.save_epoch()
 
     def _refused(self, what: str, allocation_id: str, epoch: int, verdict: Verdict) -> None:
         newest = self._supervisor.state.newest_epoch

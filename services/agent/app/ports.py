@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
 from services.agent.domain.state import AgentState, WorkloadRecord
@@ -23,7 +23,11 @@ class EventPublisher(Protocol):
 class StateStore(Protocol):
     def load(self) -> AgentState: ...
 
-    def save(self, state: AgentState) -> None: ...
+    def save(self, state: AgentState) -> None:
+        """The whole state."""
+
+    def save_changes(self, state: AgentState, allocation_ids: Iterable[str]) -> None:
+        """Only these workloads (as they now are, or finished when gone) and the newest epoch."""
 
 
 class LaunchFailed(Exception):

@@ -78,9 +78,16 @@ class WorkloadSupervisor:
         # One change at a time: a command and the watch loop must not both settle the same workload.
         self.lock = asyncio.Lock()
 
-    def save(self) -> None:
-        self._store.save(self.state)
+    def save(self, *changed: WorkloadRecord) -> None:
+        """Durably records the changed workloads (all of the state when none are named)."""
+        if changed:
+            self._store.save_changes(self.state, [record.allocation_id for record in changed])
+        else:
+            self._store.save(self.state)
         self._on_busy_changed(self.state.busy_gpus())
+
+    def save_epoch(self) -> None:
+        self._store.save_changes(self.state, [])
 
     def running(self) -> list[RunningWorkload]:
         return self.state.running()
@@ -90,7 +97,7 @@ class WorkloadSupervisor:
     async def start(self, command: StartWorkload) -> None:
         record = self._record_for(command)
         self.state.workloads[record.allocation_id] = record
-        self.save()  # LAUNCHING first: a crash during the launch is resolved at restart, not run twice
+        self.save(record)  # LAUNCHING first: a crash during the launch is resolved at restart, not run twice
         await self._launch(record)
 
     async def reject(self, command: StartWorkload, reason: str) -> None:
@@ -124,7 +131,7 @@ class WorkloadSupervisor:
         record.phase = Phase.STOPPING
         record.stop_grace_s = max(0.0, min(command.grace_s, self._settings.max_stop_grace_s))
         self._restart_due.pop(record.allocation_id, None)
-        self.save()
+        self.save(record)
         self._processes.note(record, f"stopping: {command.reason}")
         if had_process:
             self._begin_stop(record)
@@ -219,7 +226,7 @@ class WorkloadSupervisor:
         record.pid, record.phase = pid, Phase.RUNNING
         record.launches += 1
         self._launched_at[record.allocation_id] = self._monotonic()
-        self.save()
+        self.save(record)
         log.info(
             "allocation %s (job %s replica %d) started as pid %d on %s; log %s",
             record.allocation_id, record.job_id, record.replica, pid, record.gpu_uuids or "no GPU", record.log_file,
@@ -230,7 +237,7 @@ class WorkloadSupervisor:
         self._restart_due.pop(record.allocation_id, None)
         self._processes.forget(record)
         record.phase = Phase.LAUNCHING
-        self.save()
+        self.save(record)
         await self._launch(record)
 
     async def _on_exit(self, record: WorkloadRecord, code: int) -> None:
@@ -248,7 +255,7 @@ class WorkloadSupervisor:
         await self._publisher.publish(self._exited_event(record, code, will_restart=True, stopped=False))
         record.last_exit_code, record.phase, record.pid = code, Phase.RESTARTING, 0
         self._restart_due[record.allocation_id] = self._monotonic() + delay
-        self.save()
+        self.save(record)
         self._processes.note(record, f"exited with code {code}; restarting in {delay:.1f}s")
 
     def _begin_stop(self, record: WorkloadRecord) -> None:
@@ -290,7 +297,7 @@ class WorkloadSupervisor:
         self._processes.forget(record)
         self._launched_at.pop(record.allocation_id, None)
         self._killed.discard(record.allocation_id)
-        self.save()
+        self.save(record)
 
     def _event_id(self, record: WorkloadRecord, what: str) -> uuid.UUID:
         # One started and at most one exit of each kind per launch, each with an id of its own.

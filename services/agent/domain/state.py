@@ -5,7 +5,7 @@ Pure data with a JSON-friendly dict form; the adapter writes it to the state fil
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -60,6 +60,11 @@ class WorkloadRecord:
             job_id=self.job_id, allocation_id=self.allocation_id, replica=self.replica, pid=self.pid
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        # A shallow copy, not dataclasses.asdict: the state is written on every change, and asdict's
+        # deep copy of every record made that write the agent's main cost.
+        return dict(self.__dict__)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WorkloadRecord:
         values = dict(data)
@@ -94,7 +99,7 @@ class AgentState:
         return {
             "version": STATE_VERSION,
             "newest_epoch": self.newest_epoch,
-            "workloads": [asdict(record) for record in self.workloads.values()],
+            "workloads": [record.to_dict() for record in self.workloads.values()],
             "finished": list(self.finished),
         }
 

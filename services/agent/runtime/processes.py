@@ -16,7 +16,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from shared.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
-WRAPPER_PATH = str(Path(wrapper.__file__).resolve())
+WRAPPER_PATH = wrapper.WRAPPER_SCRIPT
 PROC = Path("/proc")
 
 
@@ -72,7 +71,7 @@ class ProcessRuntime:
         with open(record.log_file, "ab") as log_handle:
             try:
                 process = subprocess.Popen(
-                    [sys.executable, "-I", WRAPPER_PATH, record.exit_file, "--", *record.command],
+                    [wrapper.SHELL, WRAPPER_PATH, record.exit_file, "--", *record.command],
                     stdin=subprocess.DEVNULL,
                     stdout=log_handle,
                     stderr=subprocess.STDOUT,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -20,6 +19,7 @@ import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from services.agent.adapters.state_file import JsonStateFile
 from services.agent.gpu.simulated import SimulatedBackend
 from services.agent.main import create_service
 from services.agent.settings import AgentSettings
@@ -149,13 +149,12 @@ def python(code: str) -> list[str]:
 
 def kill_leftover_workloads(state_dir: Path) -> None:
     """Workloads outlive their agent by design; the tests' must not outlive the tests."""
-    state_file = state_dir / "agent-state.json"
-    if not state_file.exists():
+    if not state_dir.exists():
         return
-    for record in json.loads(state_file.read_text()).get("workloads", []):
-        if record.get("pid", 0) > 0:
+    for record in JsonStateFile(state_dir).load().workloads.values():
+        if record.pid > 0:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(record["pid"], signal.SIGKILL)
+                os.killpg(record.pid, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from services.agent.app.ports import UNKNOWN_EXIT_CODE, LaunchFailed
 from services.agent.app.workloads import SupervisorSettings, WorkloadSupervisor
@@ -32,6 +32,10 @@ class MemoryStore:
 
     def save(self, state: AgentState) -> None:
         self.saved.append(copy.deepcopy(state))
+
+    def save_changes(self, state: AgentState, allocation_ids: Iterable[str]) -> None:
+        # What a journal replay would give: the whole state as of this change.
+        self.save(state)
 
 
 class FakeProcesses:

@@ -84,3 +84,62 @@ def test_finished_allocations_are_remembered_up_to_a_bound() -> None:
         state.finish(f"x{index}")
     assert len(state.finished) == FINISHED_REMEMBERED
     assert state.finished[-1] == f"x{FINISHED_REMEMBERED + 4}"
+
+
+def test_changes_are_journaled_and_replayed_over_the_snapshot(tmp_path: Path) -> None:
+    store = JsonStateFile(tmp_path)
+    state = AgentState(newest_epoch=1, workloads={"a1": record("a1"), "a2": record("a2")})
+    store.save(state)
+    snapshot = store.path.read_text()
+
+    state.workloads["a3"] = record("a3", phase=Phase.LAUNCHING, pid=0)
+    store.save_changes(state, ["a3"])
+    state.workloads["a3"].phase, state.workloads["a3"].pid = Phase.RUNNING, 33
+    state.observe_epoch(4)
+    state.finish("a1")
+    store.save_changes(state, ["a3", "a1"])
+
+    assert store.path.read_text() == snapshot  # only the journal grew
+    assert JsonStateFile(tmp_path).load() == state
+
+
+def test_loading_folds_the_journal_into_a_new_snapshot(tmp_path: Path) -> None:
+    store = JsonStateFile(tmp_path)
+    state = AgentState(workloads={"a1": record("a1")})
+    store.save_changes(state, ["a1"])
+
+    assert JsonStateFile(tmp_path).load() == state
+    assert not store.journal_path.exists()
+    assert json.loads(store.path.read_text())["workloads"][0]["allocation_id"] == "a1"
+
+
+def test_a_line_torn_by_a_crash_at_the_end_of_the_journal_is_ignored(tmp_path: Path) -> None:
+    store = JsonStateFile(tmp_path)
+    state = AgentState(workloads={"a1": record("a1")})
+    store.save_changes(state, ["a1"])
+    with store.journal_path.open("a") as journal:
+        journal.write('{"put": {"allocation_id": "a2", "jo')
+
+    assert JsonStateFile(tmp_path).load() == state
+
+
+def test_a_damaged_line_inside_the_journal_is_a_clear_error(tmp_path: Path) -> None:
+    store = JsonStateFile(tmp_path)
+    store.save_changes(AgentState(workloads={"a1": record("a1")}), ["a1"])
+    lines = store.journal_path.read_text().splitlines()
+    store.journal_path.write_text("\n".join(["{oops", *lines]) + "\n")
+
+    with pytest.raises(StateFileError, match="agent-state.journal line 1"):
+        JsonStateFile(tmp_path).load()
+
+
+def test_a_long_journal_is_compacted_into_the_snapshot(tmp_path: Path) -> None:
+    store = JsonStateFile(tmp_path, compact_after_lines=6)
+    state = AgentState()
+    for index in range(3):  # two lines each: the epoch and the workload
+        state.workloads[f"a{index}"] = record(f"a{index}")
+        store.save_changes(state, [f"a{index}"])
+
+    assert not store.journal_path.exists()
+    assert len(json.loads(store.path.read_text())["workloads"]) == 3
+    assert JsonStateFile(tmp_path).load() == state

@@ -12,7 +12,7 @@ from services.gateway.adapters.http.schemas import ProblemDetails
 from services.gateway.app.use_cases import GatewayUseCases
 from shared.http.body_guard import RequestBodyGuard
 from shared.http.problems import PROBLEM_JSON
-from shared.http.tracing import TracingMiddleware
+from shared.http.tracing import FASTAPI_NATIVE_TELEMETRY_OFF, TracingMiddleware
 
 DEFAULT_MAX_BODY_BYTES = 65_536
 
@@ -23,6 +23,7 @@ _PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def create_http_app(use_cases: GatewayUseCases, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
     app = FastAPI(
+        telemetry=FASTAPI_NATIVE_TELEMETRY_OFF,
         title="aifactory gateway",
         version="1.0",
         description="Tenants, projects, API keys, GPU jobs, invoices and the fleet of a governed GPU platform.",

@@ -23,7 +23,7 @@ from services.ingest.app.external import ExternalUsageIngest, IngestResult
 from services.ingest.app.ports import DeadLetterReader
 from services.ingest.domain.errors import IngestError, InvalidEvent
 from shared.http.problems import ProblemCodes, ProblemError, install_problem_handlers
-from shared.http.tracing import TracingMiddleware
+from shared.http.tracing import FASTAPI_NATIVE_TELEMETRY_OFF, TracingMiddleware
 
 CLOUDEVENT_JSON = "application/cloudevents+json"
 CLOUDEVENT_BATCH_JSON = "application/cloudevents-batch+json"
@@ -162,7 +162,11 @@ async def _read_body(request: Request, limit: int) -> tuple[bytes, bool]:
 def create_http_app(
     ingest: ExternalUsageIngest, dead_letters: DeadLetterReader, *, token: str, max_body_bytes: int
 ) -> FastAPI:
-    app = FastAPI(title="aifactory ingest", version="1")
+    app = FastAPI(
+        telemetry=FASTAPI_NATIVE_TELEMETRY_OFF,
+        title="aifactory ingest",
+        version="1",
+    )
     app.state.ingest = ingest
     app.state.dead_letters = dead_letters
     app.state.ingest_token = token

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Runs one workload command and records its exit code in a file:
+#     sh wrapper.sh <exit-file> -- <command> [args...]
+# The agent launches it as the leader of a new session, so the workload outlives an agent crash; the
+# exit file tells a restarted agent how a workload it did not parent has ended. SIGTERM is passed on
+# to the whole process group (the workload and its children). Exit codes follow the shell: 128+N
+# after signal N, 127 when the program is not found, 126 when it cannot be executed.
+# Plain sh rather than Python: an interpreter start per workload cost ~60 ms of CPU, sh costs ~1 ms.
+exit_file=$1
+shift 2
+interrupted=0
+forward() {
+    interrupted=1
+    trap '' TERM # ignore our own copy of what we send the group
+    kill -s TERM 0
+}
+trap forward TERM
+"$@" &
+child=$!
+while :; do
+    interrupted=0
+    wait "$child"
+    code=$?
+    # A trapped signal interrupts wait while the workload still runs: wait again for its real code.
+    if [ "$interrupted" = 0 ] || ! kill -0 "$child" 2>/dev/null; then
+        break
+    fi
+done
+# Written aside and renamed, so a reader never sees a half-written code.
+printf '%s\n' "$code" >"$exit_file.tmp" && mv -f "$exit_file.tmp" "$exit_file"
+exit "$code"
