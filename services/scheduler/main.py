@@ -58,7 +58,13 @@ class SchedulerHost(ServiceHost):
         )
         lease = NatsKvLease(self.js, ttl_s=settings.lease_ttl_s, holder=settings.instance_id)
         self.leadership = leadership = Leadership(lease, settings.lease_ttl_s)
-        self.runner = runner = CycleRunner(cycle, leadership, self.clock, settings.cycle_interval_s)
+        self.runner = runner = CycleRunner(
+            cycle,
+            leadership,
+            self.clock,
+            settings.cycle_interval_s,
+            min_spacing_s=settings.cycle_min_spacing_s,
+        )
         leadership.on_elected(runner.wake)
         try:
             async with asyncio.TaskGroup() as tasks:

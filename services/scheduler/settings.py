@@ -31,6 +31,10 @@ class SchedulerSettings(PlatformSettings):
     lease_ttl_s: float = Field(default=10.0, gt=0)
     # A cycle runs after every relevant event, and at least this often.
     cycle_interval_s: float = Field(default=1.0, gt=0)
+    # Cycles start at least this far apart: events arriving meanwhile fold into the next cycle, so a
+    # steady stream of submissions costs a cycle per few jobs rather than per job (each cycle reads the
+    # fleet's state), for at most this much added delay.
+    cycle_min_spacing_s: float = Field(default=0.05, ge=0)
     # Names this instance in the lease, for operators.
     instance_id: str = Field(default_factory=default_instance_id)
     # The most pending jobs one cycle considers: the first in priority class then submission order

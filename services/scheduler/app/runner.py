@@ -18,12 +18,19 @@ FAILURE_BACKOFF_S = 1.0
 
 class CycleRunner:
     def __init__(
-        self, cycle: SchedulingCycle, leadership: Leadership, clock: Clock, interval_s: float
+        self,
+        cycle: SchedulingCycle,
+        leadership: Leadership,
+        clock: Clock,
+        interval_s: float,
+        *,
+        min_spacing_s: float = 0.0,
     ) -> None:
         self._cycle = cycle
         self._leadership = leadership
         self._clock = clock
         self._interval_s = interval_s
+        self._min_spacing_s = min_spacing_s
         self._wake = asyncio.Event()
         self.last_report: CycleReport | None = None
 
@@ -32,10 +39,15 @@ class CycleRunner:
         self._wake.set()
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_start = -self._min_spacing_s
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval_s)
+            # Wake-ups arriving during the pause fold into this cycle.
+            await asyncio.sleep(max(0.0, last_start + self._min_spacing_s - loop.time()))
             self._wake.clear()
+            last_start = loop.time()
             await self.run_once()
 
     async def run_once(self) -> None:
