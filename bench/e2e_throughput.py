@@ -23,8 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import nats
+from light_http import HttpError, LightHttpClient
 
 from services.cli.client import GatewayClient
 from services.cli.launcher import Factory, FactoryConfig, pick_ports
@@ -66,16 +66,17 @@ class BoundWatcher:
         await self._nc.close()
 
 
-async def submit(http: httpx.AsyncClient, project_id: str, index: int) -> tuple[str, float]:
+async def submit(http: LightHttpClient, project_id: str, index: int) -> tuple[str, float]:
     spec = {"name": f"bench-{index}", "gpus_per_replica": 1, "command": ["sleep", "600"]}
     sent = time.perf_counter()
-    response = await http.post("/v1/jobs", json={"project_id": project_id, "spec": spec})
-    response.raise_for_status()
-    return response.json()["job_id"], sent
+    status, body = await http.post_json("/v1/jobs", {"project_id": project_id, "spec": spec})
+    if status != 201:
+        raise HttpError(f"POST /v1/jobs answered {status}: {body}")
+    return body["job_id"], sent
 
 
 async def burst(
-    http: httpx.AsyncClient, project_id: str, count: int, watcher: BoundWatcher
+    http: LightHttpClient, project_id: str, count: int, watcher: BoundWatcher
 ) -> dict[str, float]:
     limit = asyncio.Semaphore(16)
 
@@ -99,7 +100,7 @@ async def burst(
 
 
 async def fixed_load(
-    http: httpx.AsyncClient, project_id: str, rate: float, duration_s: float, watcher: BoundWatcher
+    http: LightHttpClient, project_id: str, rate: float, duration_s: float, watcher: BoundWatcher
 ) -> dict[str, float]:
     count = int(rate * duration_s)
     start = time.perf_counter()
@@ -139,16 +140,15 @@ async def measure(factory: Factory, args: argparse.Namespace) -> tuple[dict[str,
     project_id, key = set_up(factory, args.agents)
     watcher = BoundWatcher()
     await watcher.start(factory.nats_url)
-    limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(
-        base_url=factory.gateway_url, headers=headers, limits=limits, timeout=30
-    ) as http:
+    http = LightHttpClient(factory.gateway_url, {"Authorization": f"Bearer {key}"}, connections=16)
+    try:
         phase_marks["fixed"] = time.time()
         loaded = await fixed_load(http, project_id, args.rate, args.duration, watcher)
         phase_marks["burst"] = time.time()
         burst_result = await burst(http, project_id, args.jobs, watcher)
         phase_marks["end"] = time.time()
+    finally:
+        await http.close()
     await watcher.stop()
     return burst_result, loaded
 
