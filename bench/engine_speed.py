@@ -7,6 +7,7 @@ synthetic generator: fractional shares, 1/2/4/8-GPU jobs, 2x8 and 4x8 gangs, thr
   2. steady state: 5,000 jobs pending; every cycle 1% of the running jobs depart and new jobs arrive
      to keep 5,000 pending -> decide() time per cycle, p50 / p99.
 Snapshots are built outside the timed call (the figures are the engine's); their cost is printed too.
+The garbage collector is set as the simulator sets it (sim/heap.py; --default-gc to leave it as is).
 Prints a table, then one JSON line with the figures, the targets and the published references.
 
     .venv/bin/python bench/engine_speed.py [--policy priority] [--placement best_fit] [--cycles 200]
@@ -16,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import time
+from contextlib import nullcontext
 from dataclasses import replace
 
 from rich.console import Console
@@ -35,6 +38,7 @@ from services.scheduler.domain.engine.model import (
 from services.scheduler.sim.cluster import SimCluster
 from services.scheduler.sim.engine_link import load_engine, make_policy
 from services.scheduler.sim.generator import TraceSpec, generate
+from services.scheduler.sim.heap import calm_collector
 from services.scheduler.sim.trace import default_queues, uniform_nodes
 
 TARGETS = {"placements_per_s": 2000, "cycle_p99_ms_at_5000_pending": 100}
@@ -171,6 +175,7 @@ def main() -> None:
     parser.add_argument("--policy", default=None, help="queueing policy (engine default if omitted)")
     parser.add_argument("--placement", default=None, help="placement policy (engine default if omitted)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--default-gc", action="store_true", help="leave the garbage collector as it is")
     args = parser.parse_args()
 
     engine = load_engine()
@@ -182,8 +187,11 @@ def main() -> None:
     fleet.now = jobs[args.pending - 1].request.submitted_at + 1.0
     reserve = [job.request for job in reversed(jobs[args.pending :])]
 
-    filled = fill(fleet, engine.decide, policy, queues, args.fill_rounds)
-    stable = steady(fleet, engine.decide, policy, queues, reserve, args.steady_pending, args.cycles)
+    # As in the simulator (and as a long-lived scheduler should): the jobs built so far are frozen
+    # and the collector waits until cycles' garbage piles up, instead of pausing cycles.
+    with nullcontext() if args.default_gc else calm_collector():
+        filled = fill(fleet, engine.decide, policy, queues, args.fill_rounds)
+        stable = steady(fleet, engine.decide, policy, queues, reserve, args.steady_pending, args.cycles)
 
     table = Table(
         title=f"engine speed: {fleet.cluster.gpu_count:,} GPUs, {args.pending:,} pending "
@@ -228,11 +236,14 @@ def main() -> None:
     )
     Console(width=120).print(table)
     figures = {
+        # The machine may be shared: its load average (1 min) when the run ended.
+        "load_avg_1m": os.getloadavg()[0],
         "gpus": fleet.cluster.gpu_count,
         "nodes": args.nodes,
         "pending": args.pending,
         "policy": policy.queueing,
         "placement": policy.placement,
+        "gc": "default" if args.default_gc else "calm (sim/heap.py)",
         "fill": filled,
         "steady": stable,
         "targets": TARGETS,

@@ -3,7 +3,9 @@
 The trace comes from the simulator's seeded generator (mixed shapes, heavy-tailed durations, arrivals
 offering --load of the fleet); the replay runs the production decide() with the chosen policies.
 Reports wall seconds (generation excluded, shown apart) and the process's peak RSS against the
-targets: under 60 s and under 1 GiB. Prints a table, then one JSON line.
+targets: under 60 s and under 1 GiB; CPU seconds too (wall on a shared machine counts other work).
+The simulator keeps the engine's state between cycles and calms the garbage collector (sim/heap.py).
+Prints a table, then one JSON line.
 
     .venv/bin/python bench/sim_scale.py [--jobs 100000] [--policy priority] [--placement best_fit]
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import time
 
@@ -86,6 +89,8 @@ def main() -> None:
     )
     Console(width=120).print(table)
     figures = {
+        # The machine may be shared: its load average (1 min) when the run ended.
+        "load_avg_1m": os.getloadavg()[0],
         "jobs": args.jobs,
         "gpus": len(nodes) * args.gpus_per_node,
         "policy": policy.queueing,

@@ -7,8 +7,9 @@ import socket
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from shared.events.agent import checked_pool_label
 from shared.settings import PlatformSettings
 
 
@@ -30,7 +31,8 @@ class AgentSettings(PlatformSettings):
     agent_seed: int | None = 0
     # Default: .aifactory/agents/<node_id> under the working directory.
     agent_state_dir: Path | None = None
-    # JSON in the environment: AIFACTORY_AGENT_LABELS='{"rack": "r1"}'.
+    # JSON in the environment: AIFACTORY_AGENT_LABELS='{"rack": "r1"}'. Label `pool` names the node's
+    # scheduling pool (default: "default").
     agent_labels: dict[str, str] = Field(default_factory=dict)
     agent_heartbeat_s: float = Field(default=2.0, gt=0)
     agent_sample_s: float = Field(default=5.0, gt=0)
@@ -41,6 +43,11 @@ class AgentSettings(PlatformSettings):
     agent_restart_backoff_max_s: float = Field(default=30.0, gt=0)
     # How often running processes are checked for an exit.
     agent_poll_s: float = Field(default=0.2, gt=0)
+
+    @field_validator("agent_labels")
+    @classmethod
+    def _pool_label_is_a_pool_name(cls, labels: dict[str, str]) -> dict[str, str]:
+        return checked_pool_label(labels)
 
     @property
     def state_dir(self) -> Path:

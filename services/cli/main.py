@@ -13,11 +13,13 @@ from rich.console import Console
 
 from services.cli.client import GatewayClient, GatewayError
 from services.cli.launcher import Factory, FactoryConfig
+from services.cli.rebuild_command import invoice_rebuild
 from services.cli.render import invoice_table, jobs_table
 from services.cli.sim_command import sim
 
 app = typer.Typer(help="aifactory: a governed, metered GPU platform.", no_args_is_help=True)
 app.command("sim")(sim)
+app.command("invoice-rebuild")(invoice_rebuild)
 console = Console()
 
 DataDir = Annotated[Path, typer.Option(help="Where NATS and PostgreSQL keep their data, and the logs.")]

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from services.gateway.adapters.consumers import gateway_consumers
 from services.gateway.adapters.http.app import create_http_app
+from services.gateway.adapters.metering_client import MeteringClient
 from services.gateway.adapters.postgres.store import PgGatewayStore
 from services.gateway.app.use_cases import GatewayUseCases
 from services.gateway.settings import GatewaySettings
@@ -33,12 +34,14 @@ class GatewayService(ServiceHost):
                 "AIFACTORY_ADMIN_KEY is empty: operator actions (tenants, quotas, prices) are disabled"
             )
         store = PgGatewayStore(lambda: self.db)
-        self.use_cases = GatewayUseCases.build(store, self.clock, settings.admin_key)
+        metering = MeteringClient(settings.metering_url)
+        self.use_cases = GatewayUseCases.build(store, self.clock, settings.admin_key, metering)
         self.http_app: FastAPI = create_http_app(self.use_cases, max_body_bytes=settings.max_body_bytes)
         self.http = HttpServer(lambda: self.http_app, settings.http_host, settings.http_port)
         self.add_consumers(lambda: gateway_consumers(settings.max_deliveries))
         self.add_background(self.http.serve)
         self.on_stop(self.http.stop)
+        self.on_stop(metering.close)
 
 
 def create_service(settings: GatewaySettings, clock: Clock | None = None) -> GatewayService:

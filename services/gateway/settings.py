@@ -13,3 +13,5 @@ class GatewaySettings(PlatformSettings):
     # The operator's bootstrap key (AIFACTORY_ADMIN_KEY). Empty: no operator action is possible.
     admin_key: str = ""
     max_body_bytes: int = Field(default=65_536, ge=1)
+    # Metering's internal API (AIFACTORY_METERING_URL): budgets and webhooks are read back from it.
+    metering_url: str = "http://127.0.0.1:8002"

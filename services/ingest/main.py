@@ -7,10 +7,10 @@ from pathlib import Path
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from services.ingest.adapters.consumers import ingest_consumers
+from services.ingest.adapters.consumers import ingest_consumers, sample_consumer
 from services.ingest.adapters.http.api import create_http_app
 from services.ingest.adapters.postgres import PgDeadLetterReader, PgUnitOfWork
-from services.ingest.app.bus import RecordSample
+from services.ingest.app.bus import RecordSamples
 from services.ingest.app.external import ExternalUsageIngest
 from services.ingest.app.maintenance import prune_forever
 from services.ingest.domain.time_window import TimeLimits
@@ -33,7 +33,13 @@ def create_service(settings: IngestSettings, *, clock: Clock | None = None) -> I
     host = IngestService(SERVICE, settings, schema=SERVICE, migrations=MIGRATIONS, clock=clock)
     limits = TimeLimits(max_future_skew_s=settings.max_future_skew_s, max_age_s=settings.max_age_s)
 
-    host.add_consumers(lambda: ingest_consumers(RecordSample(host.clock, limits), settings.max_deliveries))
+    host.add_consumers(lambda: ingest_consumers(settings.max_deliveries))
+    record_samples = RecordSamples(host.clock, limits)
+    host.add_batch_consumers(
+        lambda: [
+            sample_consumer(record_samples, host.js, settings.max_deliveries, settings.sample_batch_size)
+        ]
+    )
 
     def build_http_app() -> FastAPI:
         unit_of_work = PgUnitOfWork(host.db)

@@ -20,6 +20,8 @@ class IngestSettings(PlatformSettings):
     # Usage stamped further ahead of our clock than this, or older than max_age_s, is rejected.
     max_future_skew_s: float = Field(default=300.0, ge=0)
     max_age_s: float = Field(default=7 * DAY_S, gt=0)
+    # Agent samples handled per transaction (AIFACTORY_SAMPLE_BATCH_SIZE).
+    sample_batch_size: int = Field(default=1000, ge=1, le=10_000)
     # How often dedupe keys and allocation intervals too old to matter are deleted.
     prune_interval_s: float = Field(default=3600.0, gt=0)
 

@@ -1,17 +1,28 @@
 """Metering's entry point: `python -m services.metering.main`.
 
 Consumes gateway tenants, price books and finalize requests, scheduler allocation releases and ingest
-usage; emits InvoiceUpdated and InvoiceFinalized. No HTTP: the gateway serves invoices from its read model.
+usage (in batches); keeps raw events, minute / hour / day rollups and invoices; emits InvoiceUpdated and
+InvoiceFinalized. Serves the internal usage query API on http_host:http_port (default 127.0.0.1:8002);
+when that port is taken the API is down (logged) but metering keeps billing.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from services.metering.adapters.consumers import metering_consumers
+from fastapi import FastAPI
+
+from services.metering.adapters.billing_events_consumers import billing_event_consumers
+from services.metering.adapters.consumers import metering_consumers, usage_consumers
+from services.metering.adapters.http.api import create_http_app
+from services.metering.adapters.http.billing_events_api import billing_events_router
+from services.metering.adapters.http.exports_api import exports_router
 from services.metering.adapters.invoice_publisher import InvoicePublisher
+from services.metering.adapters.usage_queries import PostgresUsageReader
+from services.metering.adapters.webhook_dispatcher import serve_webhooks
 from services.metering.settings import MeteringSettings
 from shared.clock import Clock
+from shared.http.server import HttpServer
 from shared.service import ServiceHost, run_service
 
 SERVICE = "metering"
@@ -19,14 +30,49 @@ SCHEMA = "metering"
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 
 
-def create_service(settings: MeteringSettings, *, clock: Clock | None = None) -> ServiceHost:
-    host = ServiceHost(SERVICE, settings, schema=SCHEMA, migrations=MIGRATIONS, clock=clock)
-    host.add_consumers(lambda: metering_consumers(host.clock, settings.max_deliveries))
+class MeteringService(ServiceHost):
+    """The metering ServiceHost, with its HTTP server at hand (tests read the port it listens on)."""
+
+    http: HttpServer
+
+
+def create_service(settings: MeteringSettings, *, clock: Clock | None = None) -> MeteringService:
+    host = MeteringService(SERVICE, settings, schema=SCHEMA, migrations=MIGRATIONS, clock=clock)
+    limits = settings.usage_limits
+    host.add_consumers(lambda: metering_consumers(host.clock, settings.max_deliveries, limits))
+    host.add_batch_consumers(
+        lambda: usage_consumers(
+            host.clock,
+            settings.max_deliveries,
+            limits,
+            batch_size=settings.usage_batch_size,
+            copies=settings.usage_consumers,
+        )
+    )
 
     async def publish_invoices() -> None:
         await InvoicePublisher(host.db, host.clock, settings.invoice_publish_interval_s).run()
 
     host.add_background(publish_invoices)
+    host.add_consumers(lambda: billing_event_consumers(host.clock, settings.max_deliveries))
+
+    async def dispatch_webhooks() -> None:
+        policy = settings.webhook_retry_policy
+        await serve_webhooks(
+            host.db, host.clock, policy, timeout_s=settings.webhook_timeout_s, poll_s=settings.webhook_poll_s
+        )
+
+    host.add_background(dispatch_webhooks)
+
+    def build_http_app() -> FastAPI:
+        app = create_http_app(PostgresUsageReader(host.db))
+        app.include_router(billing_events_router(host.db, host.clock))
+        app.include_router(exports_router(host.db))
+        return app
+
+    host.http = HttpServer(build_http_app, settings.http_host, settings.http_port)
+    host.add_background(host.http.serve)
+    host.on_stop(host.http.stop)
     return host
 
 

@@ -52,7 +52,7 @@ class SchedulerHost(ServiceHost):
             cycle_db.on_commit_with_events(self.relay.wake)
         cycle = SchedulingCycle(
             PgCycleStore(cycle_db),
-            settings.pool_policy(),
+            settings.pool_policies(),
             node_lost_after_s=settings.node_lost_after_s,
             max_pending=settings.cycle_max_pending,
         )

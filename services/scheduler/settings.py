@@ -1,23 +1,64 @@
 """The scheduler's settings (environment prefix AIFACTORY_, like every service).
 
-The pool's scheduling policy is configured with the `scheduler_*` settings (env
+The default scheduling policy is configured with the `scheduler_*` settings (env
 AIFACTORY_SCHEDULER_QUEUEING, AIFACTORY_SCHEDULER_PLACEMENT, ...); each default is the policy engine's
-documented default (domain/engine/policy.py, PoolPolicy).
+documented default (domain/engine/policy.py, PoolPolicy). It is the policy of every pool that
+`scheduler_pools` does not name. `scheduler_pools` (env AIFACTORY_SCHEDULER_POOLS, a JSON object)
+overrides it per pool: pool name -> the fields to change, named like the `scheduler_*` settings
+without the prefix, e.g. {"research": {"queueing": "las", "placement": "best_fit"}}. Malformed pool
+names, unknown keys and bad values are refused at start-up.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-from typing import Self
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Annotated, Any, Self
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.scheduler.domain.engine import QUEUEING_POLICIES, PoolPolicy
 from services.scheduler.domain.engine.placement import PLACEMENT_POLICIES
+from services.scheduler.domain.pools import PoolPolicies
+from shared.events.jobs import POOL_NAME_PATTERN
 from shared.settings import PlatformSettings
 
 DEFAULT_POLICY = PoolPolicy()
+
+PoolName = Annotated[str, StringConstraints(pattern=POOL_NAME_PATTERN)]
+
+
+class PoolOverrides(BaseModel):
+    """A pool's changes to the default policy: the `scheduler_*` settings' names without the prefix."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    queueing: str | None = None
+    placement: str | None = None
+    preemption: bool | None = None
+    preemption_grace_s: float | None = Field(default=None, ge=0)
+    min_runtime_s: float | None = Field(default=None, ge=0)
+    backfill: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fleet_wide(cls, values: Any) -> Any:
+        if isinstance(values, dict) and "fair_share_half_life_s" in values:
+            raise ValueError(
+                "fair_share_half_life_s is fleet-wide (one usage history for every pool): "
+                "set scheduler_fair_share_half_life_s"
+            )
+        return values
+
+    @model_validator(mode="after")
+    def _known_policies(self) -> Self:
+        if self.queueing is not None:
+            _check_known("queueing", self.queueing, QUEUEING_POLICIES)
+        if self.placement is not None:
+            _check_known("placement", self.placement, PLACEMENT_POLICIES)
+        return self
 
 
 def default_instance_id() -> str:
@@ -37,8 +78,8 @@ class SchedulerSettings(PlatformSettings):
     cycle_min_spacing_s: float = Field(default=0.05, ge=0)
     # Names this instance in the lease, for operators.
     instance_id: str = Field(default_factory=default_instance_id)
-    # The most pending jobs one cycle considers: the first in priority class then submission order
-    # (submission order under "fifo"); the rest wait for a later cycle.
+    # The most pending jobs one cycle considers per pool: the first in priority class then submission
+    # order (submission order under "fifo"); the rest wait for a later cycle.
     cycle_max_pending: int = Field(default=5000, ge=1)
 
     # The pool's policy. Queueing: the order jobs are considered in and who may preempt whom; one of
@@ -58,16 +99,14 @@ class SchedulerSettings(PlatformSettings):
     # Half-life of the decayed usage history that fair sharing (drf) weighs.
     scheduler_fair_share_half_life_s: float = Field(default=DEFAULT_POLICY.fair_share_half_life_s, gt=0)
 
+    # Per pool, what differs from the policy above (see the module's docstring); pools not named here
+    # (and nodes without a `pool` label, jobs without a pool: pool "default") use the policy above.
+    scheduler_pools: dict[PoolName, PoolOverrides] = Field(default_factory=dict)
+
     @model_validator(mode="after")
     def _known_policies(self) -> Self:
-        if self.scheduler_queueing not in QUEUEING_POLICIES:
-            raise ValueError(
-                f"scheduler_queueing {self.scheduler_queueing!r} is not one of {sorted(QUEUEING_POLICIES)}"
-            )
-        if self.scheduler_placement not in PLACEMENT_POLICIES:
-            raise ValueError(
-                f"scheduler_placement {self.scheduler_placement!r} is not one of {sorted(PLACEMENT_POLICIES)}"
-            )
+        _check_known("scheduler_queueing", self.scheduler_queueing, QUEUEING_POLICIES)
+        _check_known("scheduler_placement", self.scheduler_placement, PLACEMENT_POLICIES)
         return self
 
     def pool_policy(self) -> PoolPolicy:
@@ -80,3 +119,18 @@ class SchedulerSettings(PlatformSettings):
             backfill=self.scheduler_backfill,
             fair_share_half_life_s=self.scheduler_fair_share_half_life_s,
         )
+
+    def pool_policies(self) -> PoolPolicies:
+        default = self.pool_policy()
+        return PoolPolicies(
+            default,
+            {
+                pool: replace(default, **overrides.model_dump(exclude_none=True))
+                for pool, overrides in self.scheduler_pools.items()
+            },
+        )
+
+
+def _check_known(setting: str, name: str, known: Mapping[str, object]) -> None:
+    if name not in known:
+        raise ValueError(f"{setting} {name!r} is not one of {sorted(known)}")

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from shared.events.base import Contract, Event
+from shared.events.jobs import DEFAULT_POOL, POOL_NAME_PATTERN
+
+# The node label naming the pool the node belongs to (DEFAULT_POOL when absent).
+POOL_LABEL = "pool"
+
+
+def checked_pool_label(labels: dict[str, str]) -> dict[str, str]:
+    """The labels, when their pool label (if any) is a pool name; else ValueError."""
+    pool = labels.get(POOL_LABEL)
+    if pool is not None and not re.fullmatch(POOL_NAME_PATTERN, pool):
+        raise ValueError(f"label {POOL_LABEL}={pool!r} is not a pool name ({POOL_NAME_PATTERN})")
+    return labels
 
 
 class _AgentEvent(Event):
@@ -39,6 +52,15 @@ class NodeRegistered(_AgentEvent):
     labels: dict[str, str] = Field(default_factory=dict)
     # What still runs after an agent restart, so the scheduler can reconcile.
     running: list[RunningWorkload] = Field(default_factory=list)
+
+    @field_validator("labels")
+    @classmethod
+    def _pool_label_is_a_pool_name(cls, labels: dict[str, str]) -> dict[str, str]:
+        return checked_pool_label(labels)
+
+    @property
+    def pool(self) -> str:
+        return self.labels.get(POOL_LABEL, DEFAULT_POOL)
 
 
 class Heartbeat(_AgentEvent):

@@ -7,14 +7,21 @@ Nats-Msg-Id, the CloudEvents binary-mode attributes and the W3C traceparent.
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime
 from typing import Any, ClassVar
+from urllib.parse import quote, unquote
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
 
 CE_SPECVERSION = "1.0"
 CE_SOURCE_PREFIX = "/aifactory/"
+CE_DATA_CONTENT_TYPE = "application/json"
+CE_STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
+# The CloudEvents bindings percent-encode attribute values in headers except printable ASCII other
+# than space, '"' and '%' (HTTP binding 3.1.3.2); readers such as the CloudEvents SDK decode them.
+_CE_HEADER_SAFE = "".join(c for c in map(chr, range(0x21, 0x7F)) if c not in ' "%')
 
 
 class Contract(BaseModel):
@@ -54,23 +61,54 @@ class Event(Contract):
         return ".".join("*" if p.startswith("{") else p for p in parts)
 
     def headers(self, traceparent: str | None = None) -> dict[str, str]:
+        """Binary content mode: the CloudEvents attributes as ce- headers; Nats-Msg-Id (JetStream's
+        de-duplication) is the CloudEvents id. Built once per event sent, so kept lean."""
+        event_id = str(self.event_id)
         headers = {
-            "Nats-Msg-Id": str(self.event_id),
+            "Nats-Msg-Id": event_id,
             "ce-specversion": CE_SPECVERSION,
-            "ce-id": str(self.event_id),
+            "ce-id": event_id,
             "ce-source": CE_SOURCE_PREFIX + self.PRODUCER,
             "ce-type": self.TYPE,
-            "ce-time": self.occurred_at.isoformat(),
-            "content-type": "application/json",
+            "ce-time": rfc3339(self.occurred_at),
+            "content-type": CE_DATA_CONTENT_TYPE,
         }
+        # Only these two carry values from outside; the others are safe as written.
         entity = getattr(self, self.ENTITY_FIELD) if self.ENTITY_FIELD else None
         if entity is not None:
-            headers["ce-subject"] = str(entity)
+            headers["ce-subject"] = _header_value(str(entity))
         if self.tenant_id:
-            headers["ce-tenantid"] = self.tenant_id
+            headers["ce-tenantid"] = _header_value(self.tenant_id)
         if traceparent:
             headers["traceparent"] = traceparent
         return headers
+
+    def cloudevent_attributes(self) -> dict[str, str]:
+        """The CloudEvents 1.0 context attributes (extension `tenantid` where the event has a tenant)."""
+        return {name[3:]: unquote(value) for name, value in self.headers().items() if name.startswith("ce-")}
+
+    def structured(self) -> bytes:
+        """Structured content mode (application/cloudevents+json): attributes and data in one JSON object."""
+        envelope: dict[str, Any] = self.cloudevent_attributes()
+        envelope["datacontenttype"] = CE_DATA_CONTENT_TYPE
+        envelope["data"] = json.loads(self.model_dump_json())
+        return json.dumps(envelope, separators=(",", ":")).encode()
+
+
+def _header_value(value: str) -> str:
+    """Percent-encoded where needed; the common case is checked without quote's cost."""
+    if value.isascii() and value.isprintable() and " " not in value and "%" not in value and '"' not in value:
+        return value
+    return quote(value, safe=_CE_HEADER_SAFE)
+
+
+def rfc3339(moment: datetime) -> str:
+    """RFC 3339 in UTC with a Z, as CloudEvents' `time` requires (a naive time is taken to be UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    elif moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def event_registry(*modules: Any) -> dict[str, type[Event]]:

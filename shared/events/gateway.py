@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -83,3 +83,46 @@ class InvoiceFinalizeRequested(_GatewayEvent):
     ENTITY_FIELD: ClassVar[str | None] = "period"
     tenant_id: str
     period: str  # YYYY-MM
+
+
+class BudgetSet(_GatewayEvent):
+    """A project's or tenant's budget per billing period (a calendar month, UTC), from now on.
+
+    Thresholds announce spend crossing those percentages of `amount`; with `hard_cap`, reaching
+    `amount` exhausts the budget: no new work of the scope is admitted, and running work continues or
+    stops as `on_exhaustion` says.
+    """
+
+    TYPE: ClassVar[str] = "gateway.v1.budget.set"
+    SUBJECT: ClassVar[str] = TYPE
+    ENTITY_FIELD: ClassVar[str | None] = "budget_id"
+    tenant_id: str
+    budget_id: str
+    project_id: str | None = None  # None: the tenant's whole spend
+    amount: Decimal
+    currency: str
+    thresholds_percent: list[Decimal]
+    hard_cap: bool = False
+    on_exhaustion: Literal["continue", "stop"] = "continue"
+
+
+class WebhookEndpointSet(_GatewayEvent):
+    """A tenant's webhook endpoint for billing events, new or replaced. `secret` signs the deliveries
+    (this stream is internal: who may read it may read the secrets)."""
+
+    TYPE: ClassVar[str] = "gateway.v1.webhook.set"
+    SUBJECT: ClassVar[str] = TYPE
+    ENTITY_FIELD: ClassVar[str | None] = "endpoint_id"
+    tenant_id: str
+    endpoint_id: str
+    url: str
+    secret: str
+    event_types: list[str]  # CloudEvents types; empty: every billing event
+
+
+class WebhookEndpointRemoved(_GatewayEvent):
+    TYPE: ClassVar[str] = "gateway.v1.webhook.removed"
+    SUBJECT: ClassVar[str] = TYPE
+    ENTITY_FIELD: ClassVar[str | None] = "endpoint_id"
+    tenant_id: str
+    endpoint_id: str

@@ -11,6 +11,11 @@ from shared.events.base import Contract
 MAX_GPUS_PER_REPLICA = 64
 MAX_REPLICAS = 1024
 
+# A pool is a set of nodes with its own scheduling policy: a node joins the pool its `pool` label
+# names, a job runs in the pool its spec names. Names are short lowercase DNS-label-like words.
+DEFAULT_POOL = "default"
+POOL_NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
+
 
 class JobKind(StrEnum):
     TRAINING = "training"  # runs to completion
@@ -52,6 +57,8 @@ class JobSpec(Contract):
     restart_policy: RestartPolicy = RestartPolicy.REQUEUE
     max_runtime_s: int | None = Field(default=None, gt=0)
     priority: int = 0
+    # The pool whose nodes may run it (1-32 characters of a-z, 0-9 and inner "-").
+    pool: str = Field(default=DEFAULT_POOL, pattern=POOL_NAME_PATTERN)
 
     @field_validator("command")
     @classmethod

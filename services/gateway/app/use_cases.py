@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from services.gateway.app.administration import Administration
 from services.gateway.app.authentication import Authenticator
 from services.gateway.app.billing_and_fleet import Billing, Fleet
+from services.gateway.app.billing_controls import BillingControls, MeteringReader
 from services.gateway.app.jobs import Jobs
 from services.gateway.app.ports import GatewayStore
+from services.gateway.app.usage_and_exports import MeteringExports, UsageAndExports
 from shared.clock import Clock
+
+
+class MeteringApi(MeteringReader, MeteringExports, Protocol):
+    """Metering's whole internal API, as the gateway reads it."""
 
 
 @dataclass(frozen=True)
@@ -19,13 +26,22 @@ class GatewayUseCases:
     jobs: Jobs
     billing: Billing
     fleet: Fleet
+    billing_controls: BillingControls
+    usage_and_exports: UsageAndExports
 
     @classmethod
-    def build(cls, store: GatewayStore, clock: Clock, admin_key: str) -> GatewayUseCases:
+    def build(
+        cls, store: GatewayStore, clock: Clock, admin_key: str, metering: MeteringApi | None = None
+    ) -> GatewayUseCases:
+        """`metering`: its internal API, for reading budgets, webhooks, usage and exports (None: not
+        readable)."""
+        billing = Billing(store, clock)
         return cls(
             authenticator=Authenticator(store, admin_key),
             administration=Administration(store, clock),
             jobs=Jobs(store, clock),
-            billing=Billing(store, clock),
+            billing=billing,
             fleet=Fleet(store),
+            billing_controls=BillingControls(store, clock, metering),
+            usage_and_exports=UsageAndExports(billing, metering),
         )

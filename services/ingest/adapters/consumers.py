@@ -1,23 +1,30 @@
-"""Ingest's durable consumers: each handler runs in the transaction that records the event as processed."""
+"""Ingest's durable consumers: each handler runs in the transaction that records the event as processed.
+
+Agent samples, by far the most numerous, go through the batch consumer: one transaction per batch, a
+refused sample dead-lettered with its reason in that transaction while the rest go on, and the records
+published straight to JetStream before commit (adapters/direct_publish.py), not through the outbox."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from nats.js import JetStreamContext
+
+from services.ingest.adapters.direct_publish import PublishingIngestStore
 from services.ingest.adapters.postgres import PgIngestStore
 from services.ingest.app.bus import (
-    RecordSample,
+    RecordSamples,
     record_bound,
     record_project,
     record_released,
     record_tenant,
 )
-from services.ingest.domain.errors import SampleRejected
 from shared.db.pool import Tx
 from shared.events.agent import UsageSampled
 from shared.events.gateway import ProjectCreated, TenantCreated
 from shared.events.scheduler import AllocationBound, AllocationReleased
-from shared.messaging.consumer import ConsumerSpec, PermanentError
+from shared.messaging.batch_consumer import BatchConsumerSpec
+from shared.messaging.consumer import ConsumerSpec, record_dead_letter
 from shared.messaging.streams import AGENT, GATEWAY, SCHEDULER
 
 USAGE_DURABLE = "ingest-usage"
@@ -25,13 +32,29 @@ ALLOCATIONS_DURABLE = "ingest-allocations"
 TENANTS_DURABLE = "ingest-tenants"
 
 
-def ingest_consumers(record_sample: RecordSample, max_deliveries: int) -> Sequence[ConsumerSpec]:
-    async def on_sample(tx: Tx, event: UsageSampled) -> None:
-        try:
-            await record_sample(PgIngestStore(tx), event)
-        except SampleRejected as error:
-            raise PermanentError(str(error)) from error
+def sample_consumer(
+    record_samples: RecordSamples, js: JetStreamContext, max_deliveries: int, batch_size: int
+) -> BatchConsumerSpec:
+    async def on_samples(tx: Tx, samples: list[UsageSampled]) -> None:
+        outcome = await record_samples(PublishingIngestStore(tx, js), samples)
+        for sample, reason in outcome.rejected:
+            body = sample.model_dump_json().encode()
+            await record_dead_letter(
+                tx, USAGE_DURABLE, sample.subject(), body, sample.headers(), f"rejected: {reason}"
+            )
 
+    return BatchConsumerSpec(
+        durable=USAGE_DURABLE,
+        stream=AGENT,
+        subject=UsageSampled.subject_filter(),
+        event_types=(UsageSampled,),
+        handler=on_samples,
+        batch_size=batch_size,
+        max_deliveries=max_deliveries,
+    )
+
+
+def ingest_consumers(max_deliveries: int) -> Sequence[ConsumerSpec]:
     async def on_bound(tx: Tx, event: AllocationBound) -> None:
         await record_bound(PgIngestStore(tx), event)
 
@@ -45,13 +68,6 @@ def ingest_consumers(record_sample: RecordSample, max_deliveries: int) -> Sequen
         await record_project(PgIngestStore(tx), event)
 
     return [
-        ConsumerSpec(
-            durable=USAGE_DURABLE,
-            stream=AGENT,
-            subject=UsageSampled.subject_filter(),
-            routes={UsageSampled: on_sample},
-            max_deliveries=max_deliveries,
-        ),
         ConsumerSpec(
             durable=ALLOCATIONS_DURABLE,
             stream=SCHEDULER,

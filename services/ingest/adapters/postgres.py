@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from uuid import UUID
@@ -10,14 +10,23 @@ from uuid import UUID
 from services.ingest.app.ports import DeadLetterView, IngestStore
 from services.ingest.domain.allocations import AllocationInterval
 from shared.db.pool import Database, Tx
+from shared.events.agent import UsageSampled
+from shared.events.base import Event
 from shared.events.ingest import UsageRecorded
 from shared.events.scheduler import AllocationBound, AllocationReleased
 from shared.messaging.consumer import record_dead_letter
 
-INTERVALS_ON_GPU_SQL = """
+INTERVALS_ON_GPUS_SQL = """
 SELECT g.gpu_uuid, a.allocation_id, a.tenant_id, a.project_id, a.job_id, a.gpu_model, a.bound_at, a.released_at
 FROM allocation_gpus g JOIN allocations a USING (allocation_id)
-WHERE g.gpu_uuid = $1 AND a.bound_at <= $2 AND (a.released_at IS NULL OR a.released_at >= $2)
+WHERE g.gpu_uuid = ANY($1::text[]) AND a.bound_at <= $3 AND (a.released_at IS NULL OR a.released_at >= $2)
+"""
+
+# Keys in order, so that two batches claiming the same keys lock them in the same order.
+CLAIM_SAMPLE_KEYS_SQL = """
+INSERT INTO sample_keys (node_id, gpu_uuid, occurred_at, event_id)
+SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::uuid[]) ORDER BY 1, 2, 3
+ON CONFLICT DO NOTHING RETURNING event_id
 """
 
 # A release may be handled before its binding (a retried binding): each keeps what the other wrote.
@@ -38,18 +47,15 @@ class PgIngestStore(IngestStore):
         self._tx = tx
         self._conn = tx.conn
 
-    async def claim_sample_key(
-        self, node_id: str, gpu_uuid: str, occurred_at: datetime, event_id: UUID
-    ) -> bool:
-        inserted = await self._conn.fetchval(
-            "INSERT INTO sample_keys (node_id, gpu_uuid, occurred_at, event_id) VALUES ($1, $2, $3, $4) "
-            "ON CONFLICT DO NOTHING RETURNING true",
-            node_id,
-            gpu_uuid,
-            occurred_at,
-            event_id,
+    async def claim_sample_keys(self, samples: Sequence[UsageSampled]) -> set[UUID]:
+        rows = await self._conn.fetch(
+            CLAIM_SAMPLE_KEYS_SQL,
+            [sample.node_id for sample in samples],
+            [sample.gpu_uuid for sample in samples],
+            [sample.occurred_at for sample in samples],
+            [sample.event_id for sample in samples],
         )
-        return bool(inserted)
+        return {row["event_id"] for row in rows}
 
     async def claim_external_key(self, source: str, event_id: str, event_time: datetime) -> bool:
         inserted = await self._conn.fetchval(
@@ -61,8 +67,10 @@ class PgIngestStore(IngestStore):
         )
         return bool(inserted)
 
-    async def intervals_on_gpu(self, gpu_uuid: str, at: datetime) -> list[AllocationInterval]:
-        rows = await self._conn.fetch(INTERVALS_ON_GPU_SQL, gpu_uuid, at)
+    async def intervals_on_gpus(
+        self, gpu_uuids: Collection[str], earliest: datetime, latest: datetime
+    ) -> list[AllocationInterval]:
+        rows = await self._conn.fetch(INTERVALS_ON_GPUS_SQL, list(gpu_uuids), earliest, latest)
         return [AllocationInterval(**dict(row)) for row in rows]
 
     async def save_bound(self, event: AllocationBound) -> None:
@@ -120,6 +128,10 @@ class PgIngestStore(IngestStore):
 
     async def emit(self, record: UsageRecorded) -> None:
         await self._tx.emit(record)
+
+    async def emit_all(self, records: Sequence[UsageRecorded]) -> None:
+        events: list[Event] = list(records)
+        await self._tx.emit_all(events)
 
     async def dead_letter(
         self, consumer: str, subject: str, payload: bytes, headers: Mapping[str, str], reason: str

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from services.ingest.app.ports import IngestStore
-from services.ingest.domain.allocations import holder_at
-from services.ingest.domain.errors import SampleRejected
+from services.ingest.domain.allocations import AllocationInterval, holder_at
 from services.ingest.domain.records import sample_record
 from services.ingest.domain.time_window import TimeLimits, time_problem
 from shared.clock import Clock
@@ -14,8 +17,16 @@ from shared.events.ingest import UsageRecorded
 from shared.events.scheduler import AllocationBound, AllocationReleased
 
 
-class RecordSample:
-    """Validate, deduplicate and enrich one agent sample into a UsageRecorded.
+@dataclass(frozen=True)
+class SamplesOutcome:
+    recorded: list[UsageRecorded]  # in the samples' order
+    duplicates: int  # natural keys already recorded (an agent retrying under a new event id)
+    rejected: list[tuple[UsageSampled, str]]  # each with the reason, for the dead-letter record
+
+
+class RecordSamples:
+    """Validate, deduplicate and enrich a batch of agent samples into UsageRecorded events, in the
+    consumer's one transaction: a few statements per batch, whatever its size.
 
     Enrichment race (accepted for now): a sample that arrives before the AllocationBound of the
     allocation it belongs to is recorded as idle usage; the scheduler's allocation intervals stay the
@@ -26,24 +37,33 @@ class RecordSample:
         self._clock = clock
         self._limits = limits
 
-    async def __call__(self, store: IngestStore, sample: UsageSampled) -> UsageRecorded | None:
-        """The record emitted, or None for a duplicate. Raises SampleRejected for an unacceptable sample."""
-        # 1. Validate what the contract cannot: the sample's time against our clock.
-        if (problem := time_problem(sample.occurred_at, self._clock.now(), self._limits)) is not None:
-            raise SampleRejected(f"sample from node {sample.node_id} GPU {sample.gpu_uuid}: {problem}")
+    async def __call__(self, store: IngestStore, samples: Sequence[UsageSampled]) -> SamplesOutcome:
+        # 1. Validate what the contract cannot: each sample's time against our clock.
+        now = self._clock.now()
+        accepted: list[UsageSampled] = []
+        rejected: list[tuple[UsageSampled, str]] = []
+        for sample in samples:
+            if (problem := time_problem(sample.occurred_at, now, self._limits)) is not None:
+                rejected.append(
+                    (sample, f"sample from node {sample.node_id} GPU {sample.gpu_uuid}: {problem}")
+                )
+            else:
+                accepted.append(sample)
+        if not accepted:
+            return SamplesOutcome([], 0, rejected)
         # 2. Deduplicate on the natural key: an agent retrying after a crash may mint a new event id.
-        claimed = await store.claim_sample_key(
-            sample.node_id, sample.gpu_uuid, sample.occurred_at, sample.event_id
-        )
-        if not claimed:
-            return None
-        # 3. Enrich from the allocation that held the GPU then (or none: idle usage), and emit.
-        holder = holder_at(
-            await store.intervals_on_gpu(sample.gpu_uuid, sample.occurred_at), sample.occurred_at
-        )
-        record = sample_record(sample, holder)
-        await store.emit(record)
-        return record
+        claimed = await store.claim_sample_keys(accepted)
+        fresh = [sample for sample in accepted if sample.event_id in claimed]
+        # 3. Enrich from the allocation that held each GPU then (or none: idle usage), and emit.
+        by_gpu: dict[str, list[AllocationInterval]] = defaultdict(list)
+        if fresh:
+            times = [sample.occurred_at for sample in fresh]
+            gpus = {sample.gpu_uuid for sample in fresh}
+            for interval in await store.intervals_on_gpus(gpus, min(times), max(times)):
+                by_gpu[interval.gpu_uuid].append(interval)
+        records = [sample_record(s, holder_at(by_gpu.get(s.gpu_uuid, ()), s.occurred_at)) for s in fresh]
+        await store.emit_all(records)
+        return SamplesOutcome(records, len(accepted) - len(fresh), rejected)
 
 
 async def record_bound(store: IngestStore, event: AllocationBound) -> None:

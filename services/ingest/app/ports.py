@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,6 +10,7 @@ from typing import Protocol
 from uuid import UUID
 
 from services.ingest.domain.allocations import AllocationInterval
+from shared.events.agent import UsageSampled
 from shared.events.ingest import UsageRecorded
 from shared.events.scheduler import AllocationBound, AllocationReleased
 
@@ -17,18 +18,19 @@ from shared.events.scheduler import AllocationBound, AllocationReleased
 class IngestStore(Protocol):
     """Ingest's state inside one transaction: what is written commits (or rolls back) together."""
 
-    async def claim_sample_key(
-        self, node_id: str, gpu_uuid: str, occurred_at: datetime, event_id: UUID
-    ) -> bool:
-        """Record a sample's natural key; False when a sample with that key was already recorded."""
+    async def claim_sample_keys(self, samples: Sequence[UsageSampled]) -> set[UUID]:
+        """Record the samples' natural keys (node, GPU, time); the event ids of those recorded now, not
+        of samples whose key was recorded before (or earlier in the same batch)."""
         ...
 
     async def claim_external_key(self, source: str, event_id: str, event_time: datetime) -> bool:
         """Record a CloudEvent's (source, id); False when that event was already recorded."""
         ...
 
-    async def intervals_on_gpu(self, gpu_uuid: str, at: datetime) -> list[AllocationInterval]:
-        """The allocation intervals on this GPU that cover `at` (bound_at <= at <= released_at or open)."""
+    async def intervals_on_gpus(
+        self, gpu_uuids: Collection[str], earliest: datetime, latest: datetime
+    ) -> list[AllocationInterval]:
+        """The allocation intervals on these GPUs that overlap [earliest, latest] (open ones included)."""
         ...
 
     async def save_bound(self, event: AllocationBound) -> None: ...
@@ -45,6 +47,10 @@ class IngestStore(Protocol):
 
     async def emit(self, record: UsageRecorded) -> None:
         """Publish after commit (the transactional outbox)."""
+        ...
+
+    async def emit_all(self, records: Sequence[UsageRecorded]) -> None:
+        """emit, for many records at once."""
         ...
 
     async def dead_letter(

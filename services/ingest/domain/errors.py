@@ -27,12 +27,6 @@ class InvalidEvent(IngestError):
         super().__init__("; ".join(self.problems))
 
 
-class SampleRejected(IngestError):
-    """An agent sample that is well-formed but cannot be accepted (its time is out of bounds)."""
-
-    code = "sample_rejected"
-
-
 class UnknownTenant(IngestError):
     code = "unknown_tenant"
 

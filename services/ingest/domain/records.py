@@ -2,13 +2,18 @@
 
 A sample for a GPU that no allocation held at the sample's time is idle usage: it is still recorded,
 under the pseudo tenant "_fleet" and project "_idle", so that idle energy is metered for showback.
+
+A sample's record has an event id derived from the sample's natural key (node, GPU, instant): ingest
+publishes it before its transaction commits, so a redelivery after a crash republishes the same id, which
+JetStream (Nats-Msg-Id) and metering (processed events) both drop, whichever sample copy it came from.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from uuid import UUID, uuid5
 
 from services.ingest.domain.allocations import AllocationInterval
 from shared.events.agent import UsageSampled
@@ -18,6 +23,8 @@ IDLE_TENANT = "_fleet"
 IDLE_PROJECT = "_idle"
 SOURCE_AGENT = "agent"
 SOURCE_EXTERNAL = "external"
+# The namespace of sample records' event ids (fixed: changing it would let a redelivery count twice).
+SAMPLE_RECORD_NAMESPACE = UUID("5b0c7a52-3d5e-4c1f-9a4e-0f6f1d2c8e71")
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class ExternalUsage:
 def sample_record(sample: UsageSampled, holder: AllocationInterval | None) -> UsageRecorded:
     """The record of one agent sample, attributed to the allocation that held the GPU (or to idle)."""
     return UsageRecorded(
+        event_id=sample_record_id(sample),
         occurred_at=sample.occurred_at,
         tenant_id=holder.tenant_id if holder else IDLE_TENANT,
         project_id=holder.project_id if holder else IDLE_PROJECT,
@@ -59,6 +67,13 @@ def sample_record(sample: UsageSampled, holder: AllocationInterval | None) -> Us
         # Through str so the Decimal is the float's shortest repr (0.1 -> 0.1, not 0.1000000000000000055...).
         energy_j=Decimal(str(sample.energy_j)),
     )
+
+
+def sample_record_id(sample: UsageSampled) -> UUID:
+    """The same for every copy of a sample: the key ingest dedupes samples on, the instant in UTC."""
+    at = sample.occurred_at
+    instant = (at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)).isoformat()
+    return uuid5(SAMPLE_RECORD_NAMESPACE, f"{sample.node_id}/{sample.gpu_uuid}/{instant}")
 
 
 def external_record(usage: ExternalUsage) -> UsageRecorded:

@@ -1,21 +1,28 @@
 """Metering's durable consumers: each handler runs a use case inside the shared idempotent consumer's
 transaction. RejectedInput becomes PermanentError (dead letter, with the reason); NotYetKnown and
-anything else is retried, then dead-lettered after the maximum deliveries."""
+anything else is retried, then dead-lettered after the maximum deliveries.
+
+Usage records, by far the most numerous, go through the batch consumer: one transaction per batch."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from services.metering.adapters.billing_events_consumers import announcing_usage_rated, billing_control_routes
 from services.metering.adapters.postgres_store import PostgresMeteringStore
+from services.metering.adapters.usage_store import PostgresUsageLedger
 from services.metering.app import use_cases
 from services.metering.app.ports import MeteringStore
+from services.metering.app.usage import UsageNotYetBillable, record_allocation, record_usage
 from services.metering.domain.errors import RejectedInput
+from services.metering.domain.usage_checks import UsageLimits
 from shared.clock import Clock
 from shared.db.pool import Tx
 from shared.events.gateway import InvoiceFinalizeRequested, PriceBookSet, TenantCreated
 from shared.events.ingest import UsageRecorded
 from shared.events.scheduler import AllocationReleased
+from shared.messaging.batch_consumer import BatchConsumerSpec, HoldBack
 from shared.messaging.consumer import ConsumerSpec, Handler, PermanentError
 from shared.messaging.streams import GATEWAY, INGEST, SCHEDULER
 
@@ -33,7 +40,11 @@ def _handler(use_case: TxUseCase) -> Handler:
     return handle
 
 
-def metering_consumers(clock: Clock, max_deliveries: int) -> list[ConsumerSpec]:
+USAGE_DURABLE = "metering-usage"
+ALLOCATIONS_DURABLE = "metering-allocations"
+
+
+def metering_consumers(clock: Clock, max_deliveries: int, limits: UsageLimits) -> list[ConsumerSpec]:
     return [
         # Tenants and price books on one durable, so a tenant is always seen before its price books.
         ConsumerSpec(
@@ -43,26 +54,23 @@ def metering_consumers(clock: Clock, max_deliveries: int) -> list[ConsumerSpec]:
             routes={
                 TenantCreated: _handler(lambda store, _, event: use_cases.record_tenant(store, event)),
                 PriceBookSet: _handler(lambda store, _, event: use_cases.record_price_book(store, event)),
+                **billing_control_routes(clock),
             },
             max_deliveries=max_deliveries,
         ),
         ConsumerSpec(
-            durable="metering-allocations",
+            durable=ALLOCATIONS_DURABLE,
             stream=SCHEDULER,
             subject=AllocationReleased.SUBJECT,
             routes={
                 AllocationReleased: _handler(
-                    lambda store, _, event: use_cases.rate_released_allocation(store, event)
+                    announcing_usage_rated(
+                        lambda store, tx, event: record_allocation(
+                            store, PostgresUsageLedger(tx, ALLOCATIONS_DURABLE), event, clock.now(), limits
+                        ),
+                        clock,
+                    )
                 )
-            },
-            max_deliveries=max_deliveries,
-        ),
-        ConsumerSpec(
-            durable="metering-usage",
-            stream=INGEST,
-            subject=UsageRecorded.SUBJECT,
-            routes={
-                UsageRecorded: _handler(lambda store, _, event: use_cases.rate_recorded_usage(store, event))
             },
             max_deliveries=max_deliveries,
         ),
@@ -78,3 +86,28 @@ def metering_consumers(clock: Clock, max_deliveries: int) -> list[ConsumerSpec]:
             max_deliveries=max_deliveries,
         ),
     ]
+
+
+def usage_consumers(
+    clock: Clock, max_deliveries: int, limits: UsageLimits, *, batch_size: int, copies: int
+) -> list[BatchConsumerSpec]:
+    """`copies` pull loops on the one durable: while one batch commits, the next is being read."""
+
+    async def handle(tx: Tx, events: list[UsageRecorded]) -> None:
+        try:
+            await record_usage(PostgresUsageLedger(tx, USAGE_DURABLE), events, clock.now(), limits)
+        except RejectedInput as error:
+            raise PermanentError(str(error)) from error
+        except UsageNotYetBillable as waiting:
+            raise HoldBack(waiting.event_ids, str(waiting)) from waiting
+
+    spec = BatchConsumerSpec(
+        durable=USAGE_DURABLE,
+        stream=INGEST,
+        subject=UsageRecorded.SUBJECT,
+        event_types=(UsageRecorded,),
+        handler=handle,
+        batch_size=batch_size,
+        max_deliveries=max_deliveries,
+    )
+    return [spec] * copies

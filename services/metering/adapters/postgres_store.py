@@ -16,13 +16,19 @@ from services.metering.domain.pricing import PriceBook
 from services.metering.domain.rating import Charge, RatedItem
 
 # Charges of one period, summed per price: amount = sum(quantity x price) is unchanged by the grouping,
-# and an invoice is rebuilt from a handful of rows however many samples fed it.
+# and an invoice is rebuilt from a handful of rows however many samples fed it. Allocations are rated one
+# by one (rated_items); usage records in batches, already summed per price (rated_usage).
 CHARGES_SQL = """
-SELECT r.project_id, c.meter, c.gpu_model, c.unit_price,
-       sum(c.base_quantity) AS base_quantity, max(c.priced_at) AS priced_at
-FROM rated_items r JOIN rated_charges c ON c.rated_item_id = r.id
-WHERE r.tenant_id = $1 AND r.period = $2
-GROUP BY r.project_id, c.meter, c.gpu_model, c.unit_price
+SELECT project_id, meter, gpu_model, unit_price, sum(base_quantity) AS base_quantity, max(priced_at) AS priced_at
+FROM (
+    SELECT r.project_id, c.meter, c.gpu_model, c.unit_price, c.base_quantity, c.priced_at
+    FROM rated_items r JOIN rated_charges c ON c.rated_item_id = r.id
+    WHERE r.tenant_id = $1 AND r.period = $2
+    UNION ALL
+    SELECT project_id, meter, NULL, unit_price, base_quantity, priced_at
+    FROM rated_usage WHERE tenant_id = $1 AND period = $2
+) AS charges
+GROUP BY project_id, meter, gpu_model, unit_price
 """
 
 INSERT_ITEM_SQL = """
@@ -42,13 +48,16 @@ SET status = EXCLUDED.status, currency = EXCLUDED.currency, lines = EXCLUDED.lin
 WHERE invoices.status = 'draft'
 """
 
+# NO KEY UPDATE: replicas skip each other's tenants, and so do rating and finalizing (FOR SHARE, FOR
+# UPDATE), but not the usage pipeline's FOR KEY SHARE, so a steady stream of usage batches cannot starve
+# the snapshots. Its dirty marks are upserts that lock the row, so none is lost to a concurrent claim.
 CLAIM_DUE_TENANTS_SQL = """
 SELECT t.tenant_id, t.currency FROM tenants t
 WHERE EXISTS (SELECT 1 FROM dirty_invoices d WHERE d.tenant_id = t.tenant_id)
   AND (t.last_published_at IS NULL OR t.last_published_at <= $1)
 ORDER BY t.tenant_id
 LIMIT $2
-FOR UPDATE OF t SKIP LOCKED
+FOR NO KEY UPDATE OF t SKIP LOCKED
 """
 
 
@@ -79,7 +88,9 @@ class PostgresMeteringStore:
     async def has_rated_items(self, tenant_id: str) -> bool:
         return bool(
             await self._conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM rated_items WHERE tenant_id = $1)", tenant_id
+                "SELECT EXISTS (SELECT 1 FROM rated_items WHERE tenant_id = $1) "
+                "OR EXISTS (SELECT 1 FROM rated_usage WHERE tenant_id = $1)",
+                tenant_id,
             )
         )
 
@@ -101,18 +112,7 @@ class PostgresMeteringStore:
         rows = await self._conn.fetch(
             "SELECT * FROM price_books WHERE tenant_id = $1 ORDER BY effective_from, id", tenant_id
         )
-        return [
-            PriceBook(
-                tenant_id=row["tenant_id"],
-                currency=row["currency"],
-                effective_from=row["effective_from"],
-                gpu_hour={model: Decimal(price) for model, price in row["gpu_hour"].items()},
-                per_1k_tokens=row["per_1k_tokens"],
-                per_request=row["per_request"],
-                per_kwh=row["per_kwh"],
-            )
-            for row in rows
-        ]
+        return [price_book_of(row) for row in rows]
 
     async def finalized_periods(self, tenant_id: str) -> set[str]:
         rows = await self._conn.fetch(
@@ -224,3 +224,15 @@ def _line_json(line: InvoiceLine) -> dict[str, str | None]:
         "unit_price": str(line.unit_price),
         "amount": str(line.amount),
     }
+
+
+def price_book_of(row: asyncpg.Record) -> PriceBook:
+    return PriceBook(
+        tenant_id=row["tenant_id"],
+        currency=row["currency"],
+        effective_from=row["effective_from"],
+        gpu_hour={model: Decimal(price) for model, price in row["gpu_hour"].items()},
+        per_1k_tokens=row["per_1k_tokens"],
+        per_request=row["per_request"],
+        per_kwh=row["per_kwh"],
+    )

@@ -74,8 +74,8 @@ async def record_price_book(store: MeteringStore, event: PriceBookSet) -> None:
     await store.add_price_book(event.event_id, book)
 
 
-async def rate_released_allocation(store: MeteringStore, event: AllocationReleased) -> None:
-    interval = AllocationInterval(
+def allocation_interval(event: AllocationReleased) -> AllocationInterval:
+    return AllocationInterval(
         source_event_id=event.event_id,
         tenant_id=event.tenant_id,
         project_id=event.project_id,
@@ -85,10 +85,16 @@ async def rate_released_allocation(store: MeteringStore, event: AllocationReleas
         bound_at=event.bound_at,
         released_at=event.released_at,
     )
+
+
+async def rate_released_allocation(store: MeteringStore, event: AllocationReleased) -> RatedItem:
+    """The allocation rated and stored; its period is the invoice that bills it."""
+    interval = allocation_interval(event)
     if not is_invoiced(event.tenant_id):
-        await _store_item(store, rate_allocation(interval, [], set()))
-        return
-    await _rate_for_tenant(
+        item = rate_allocation(interval, [], set())
+        await _store_item(store, item)
+        return item
+    return await _rate_for_tenant(
         store, event.tenant_id, lambda books, closed: rate_allocation(interval, books, closed)
     )
 
@@ -113,7 +119,7 @@ async def rate_recorded_usage(store: MeteringStore, event: UsageRecorded) -> Non
     await _rate_for_tenant(store, event.tenant_id, lambda books, closed: rate_usage(usage, books, closed))
 
 
-async def _rate_for_tenant(store: MeteringStore, tenant_id: str, rate: _Rater) -> None:
+async def _rate_for_tenant(store: MeteringStore, tenant_id: str, rate: _Rater) -> RatedItem:
     tenant = await store.lock_tenant(tenant_id, exclusive=False)
     if tenant is None:
         raise PriceBookNotYetKnown(tenant_id)
@@ -129,6 +135,7 @@ async def _rate_for_tenant(store: MeteringStore, tenant_id: str, rate: _Rater) -
     await _store_item(store, item)
     if item.charges:
         await store.mark_dirty(tenant_id, item.period)
+    return item
 
 
 async def _store_item(store: MeteringStore, item: RatedItem) -> None:

@@ -5,17 +5,22 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from services.scheduler.adapters.pg_budgets import PgBudgetFacts
 from services.scheduler.adapters.pg_facts import PgFacts
-from services.scheduler.app import facts
+from services.scheduler.app import budget_facts, facts
+from services.scheduler.app.budget_facts import BudgetFacts
 from services.scheduler.app.ports import FactStore
 from shared.db.pool import Tx
 from shared.events.agent import Heartbeat, NodeRegistered, WorkloadExited, WorkloadStarted
 from shared.events.base import Event
 from shared.events.gateway import JobCancelRequested, JobSubmitted, QuotaSet
+from shared.events.metering import BudgetExhausted, BudgetRestored
 from shared.messaging.consumer import ConsumerSpec, Handler
-from shared.messaging.streams import AGENT, GATEWAY, StreamDef
+from shared.messaging.streams import AGENT, GATEWAY, METERING, StreamDef
 
 UseCase = Callable[[FactStore, Any], Awaitable[None]]
+BudgetUseCase = Callable[[BudgetFacts, Any], Awaitable[None]]
+BUDGETS_DURABLE = "scheduler-budgets"
 
 
 def family(event_type: type[Event]) -> str:
@@ -26,6 +31,13 @@ def family(event_type: type[Event]) -> str:
 def _on_facts(use_case: UseCase) -> Handler:
     async def handle(tx: Tx, event: Any) -> None:
         await use_case(PgFacts(tx), event)
+
+    return handle
+
+
+def _on_budgets(use_case: BudgetUseCase) -> Handler:
+    async def handle(tx: Tx, event: Any) -> None:
+        await use_case(PgBudgetFacts(tx), event)
 
     return handle
 
@@ -59,7 +71,7 @@ def scheduler_consumers(max_deliveries: int) -> list[ConsumerSpec]:
             },
         ),
     ]
-    return [
+    consumers = [
         ConsumerSpec(
             durable=durable,
             stream=stream,
@@ -69,3 +81,18 @@ def scheduler_consumers(max_deliveries: int) -> list[ConsumerSpec]:
         )
         for durable, stream, subject, routes in specs
     ]
+    budget_routes: dict[type[Event], BudgetUseCase] = {
+        BudgetExhausted: budget_facts.budget_exhausted,
+        BudgetRestored: budget_facts.budget_restored,
+    }
+    # Exhausted and restored on one durable, so that they apply in the order metering decided them.
+    consumers.append(
+        ConsumerSpec(
+            durable=BUDGETS_DURABLE,
+            stream=METERING,
+            subject="metering.v1.budget.*",
+            routes={event_type: _on_budgets(use_case) for event_type, use_case in budget_routes.items()},
+            max_deliveries=max_deliveries,
+        )
+    )
+    return consumers

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import asyncpg
 
+from services.scheduler.adapters.pg_budgets import budgeted_jobs_to_stop, exhausted_scopes
 from services.scheduler.adapters.pg_facts import BUMP_FLEET_REVISION_SQL
 from services.scheduler.adapters.pg_placement import PlacementWriter
 from services.scheduler.adapters.pg_state import KnownFleet, StateReader
 from services.scheduler.app.ports import StaleEpoch
-from services.scheduler.domain.engine.model import JobRequest
+from services.scheduler.domain.budget_stops import billing_period, budget_stops
+from services.scheduler.domain.engine.model import JobRequest, Stop
 from services.scheduler.domain.lifecycle import AllocationView, JobOutcome, JobView, ReleaseCause
 from services.scheduler.domain.model import Actions, LiveState, UsageHistory, UsedGpus
+from services.scheduler.domain.pools import PoolPolicies
 from shared.db.pool import Database, Tx
 from shared.events.base import Event
 from shared.events.jobs import JobState, RestartPolicy
@@ -331,14 +335,15 @@ class PgCycleWork:
     async def needs_decisions(self) -> bool:
         return await self._state.needs_decisions()
 
-    async def load_state(
-        self, now: float, max_pending: int, *, by_priority: bool, attained_service: bool
-    ) -> LiveState:
+    async def load_state(self, now: float, max_pending: int, policies: PoolPolicies) -> LiveState:
         if self.fleet is None:
             self.fleet = KnownFleet(self._fleet_revision, await self._state.load_fleet())
-        return await self._state.load_state(
-            now, max_pending, self.fleet.nodes, by_priority=by_priority, attained_service=attained_service
-        )
+        state = await self._state.load_state(now, max_pending, self.fleet.nodes, policies)
+        exhausted = await exhausted_scopes(self._conn, billing_period(datetime.fromtimestamp(now, UTC)))
+        return replace(state, budget_exhausted=exhausted) if exhausted else state
+
+    async def load_budget_stops(self, now: datetime) -> tuple[Stop, ...]:
+        return budget_stops(await budgeted_jobs_to_stop(self._conn, billing_period(now)))
 
     async def load_used_gpus(self) -> UsedGpus:
         return await self._state.load_used_gpus()

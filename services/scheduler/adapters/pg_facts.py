@@ -19,10 +19,10 @@ WAKE_CHANNEL = "scheduler_wake"
 BUMP_FLEET_REVISION_SQL = "UPDATE fleet_revision SET revision = revision + 1"
 
 UPSERT_NODE_SQL = """
-INSERT INTO nodes (node_id, hostname, backend, labels, state, registered_at, last_seen)
-VALUES ($1, $2, $3, $4, 'ready', $5, $5)
+INSERT INTO nodes (node_id, hostname, backend, labels, pool, state, registered_at, last_seen)
+VALUES ($1, $2, $3, $4, $6, 'ready', $5, $5)
 ON CONFLICT (node_id) DO UPDATE SET
-    hostname = excluded.hostname, backend = excluded.backend, labels = excluded.labels,
+    hostname = excluded.hostname, backend = excluded.backend, labels = excluded.labels, pool = excluded.pool,
     state = 'ready', registered_at = excluded.registered_at, lost_at = NULL,
     last_seen = GREATEST(nodes.last_seen, excluded.last_seen)
 """
@@ -67,8 +67,8 @@ class PgFacts:
     async def add_job(self, event: JobSubmitted) -> bool:
         inserted = await self._conn.fetchval(
             "INSERT INTO jobs (job_id, tenant_id, project_id, spec, restart_policy, replicas, priority,"
-            " submitted_at, state, reason, version)"
-            " VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, 'pending', 'queued', 1)"
+            " submitted_at, pool, state, reason, version)"
+            " VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, 'pending', 'queued', 1)"
             " ON CONFLICT (job_id) DO NOTHING RETURNING true",
             event.job_id,
             event.tenant_id,
@@ -78,6 +78,7 @@ class PgFacts:
             event.spec.replicas,
             event.spec.priority,
             event.occurred_at,
+            event.spec.pool,
         )
         return bool(inserted)
 
@@ -116,7 +117,13 @@ class PgFacts:
 
     async def upsert_node(self, event: NodeRegistered) -> None:
         await self._conn.execute(
-            UPSERT_NODE_SQL, event.node_id, event.hostname, event.backend, event.labels, event.occurred_at
+            UPSERT_NODE_SQL,
+            event.node_id,
+            event.hostname,
+            event.backend,
+            event.labels,
+            event.occurred_at,
+            event.pool,
         )
         await self._conn.executemany(
             UPSERT_GPU_SQL,

@@ -28,6 +28,7 @@ from services.scheduler.domain.model import (
     UsageHistory,
     UsedGpus,
 )
+from services.scheduler.domain.pools import PoolPolicies, reads_by_priority
 from shared.events.jobs import RestartPolicy
 
 # What JobRequest needs, from the jobs table (aliased j).
@@ -37,12 +38,31 @@ j.job_id, j.tenant_id, j.project_id, j.submitted_at, j.replicas, j.priority, j.r
 ARRAY(SELECT jsonb_array_elements_text(j.spec->'gpu_models')) AS gpu_models
 """
 QUEUE_FILTER = "j.state = 'pending' AND j.cancel_requested_at IS NULL AND j.ending_state IS NULL"
+# Each pool's first $1 pending jobs, in its order: by priority class then submission, or by submission
+# ($2, $3: pools and whether they read by priority; $4: for the others). The pools with pending jobs
+# are found by skipping through the queue's index, a few probes per pool whatever the queue's length;
+# both orders have an index that leads with the pool (migrations).
 QUEUE_SQL = f"""
-SELECT j.job_id, j.version, j.reason FROM jobs j WHERE {QUEUE_FILTER} ORDER BY {{order}} LIMIT $1
+WITH RECURSIVE queued (pool) AS (
+    (SELECT j.pool FROM jobs j WHERE {QUEUE_FILTER} ORDER BY j.pool LIMIT 1)
+    UNION ALL
+    SELECT (SELECT j.pool FROM jobs j WHERE {QUEUE_FILTER} AND j.pool > q.pool ORDER BY j.pool LIMIT 1)
+    FROM queued q WHERE q.pool IS NOT NULL
+), pools AS (
+    SELECT q.pool, COALESCE(o.by_priority, $4) AS by_priority
+    FROM queued q LEFT JOIN unnest($2::text[], $3::bool[]) AS o (pool, by_priority) ON o.pool = q.pool
+    WHERE q.pool IS NOT NULL
+)
+SELECT q.* FROM pools p CROSS JOIN LATERAL (
+    (SELECT j.job_id, j.pool, j.version, j.reason FROM jobs j
+     WHERE {QUEUE_FILTER} AND j.pool = p.pool AND p.by_priority
+     ORDER BY j.priority DESC, j.submitted_at, j.job_id LIMIT $1)
+    UNION ALL
+    (SELECT j.job_id, j.pool, j.version, j.reason FROM jobs j
+     WHERE {QUEUE_FILTER} AND j.pool = p.pool AND NOT p.by_priority
+     ORDER BY j.submitted_at, j.job_id LIMIT $1)
+) q
 """
-# Both orders have an index (migrations): submission, or priority class then submission.
-QUEUE_BY_SUBMISSION_SQL = QUEUE_SQL.format(order="j.submitted_at, j.job_id")
-QUEUE_BY_PRIORITY_SQL = QUEUE_SQL.format(order="j.priority DESC, j.submitted_at, j.job_id")
 
 HOLDING_SQL = """
 SELECT job_id, replica, node_id, gpu_model, gpu_uuids, COALESCE(started_at, bound_at) AS started_at,
@@ -67,7 +87,7 @@ FROM allocations WHERE released_at IS NULL GROUP BY project_id
 
 FLEET_SQL = """
 SELECT n.node_id, n.state = 'ready' AS ready, n.labels->>'nvlink_domain' AS nvlink_domain,
-       n.labels->>'rack' AS rack, g.uuid, g.model, g.healthy
+       n.labels->>'rack' AS rack, n.pool, g.uuid, g.model, g.healthy
 FROM nodes n JOIN gpus g ON g.node_id = n.node_id AND g.present
 ORDER BY n.node_id, g.device_index
 """
@@ -115,26 +135,26 @@ class StateReader:
         return bool(await self._conn.fetchval(NEEDS_DECISIONS_SQL))
 
     async def load_state(
-        self,
-        now: float,
-        max_pending: int,
-        nodes: tuple[FleetNode, ...],
-        *,
-        by_priority: bool,
-        attained_service: bool,
+        self, now: float, max_pending: int, nodes: tuple[FleetNode, ...], policies: PoolPolicies
     ) -> LiveState:
-        queue_sql = QUEUE_BY_PRIORITY_SQL if by_priority else QUEUE_BY_SUBMISSION_SQL
-        queue = await self._conn.fetch(queue_sql, max_pending)
+        named = sorted(policies.named)
+        queue = await self._conn.fetch(
+            QUEUE_SQL,
+            max_pending,
+            named,
+            [reads_by_priority(policies.named[pool]) for pool in named],
+            reads_by_priority(policies.default),
+        )
         held = _groups(await self._conn.fetch(HOLDING_SQL), "job_id")
         requests = await self._requests_of(
             [r["job_id"] for r in queue] + [rows[0]["job_id"] for rows in held]
         )
-        pending = tuple(QueuedJob(requests[r["job_id"]], r["version"], r["reason"]) for r in queue)
+        pending = tuple(QueuedJob(requests[r["job_id"]], r["version"], r["reason"], r["pool"]) for r in queue)
         holding = tuple(
             HoldingJob(requests[rows[0]["job_id"]], tuple(_held(r) for r in rows)) for rows in held
         )
         attained: dict[str, float] = {}
-        if attained_service:
+        if policies.any_las:
             jobs = [j.request.job_id for j in pending] + [j.request.job_id for j in holding]
             rows = await self._conn.fetch(ATTAINED_SQL, jobs, datetime.fromtimestamp(now, UTC))
             attained = {r["job_id"]: r["gpu_s"] for r in rows}
@@ -165,6 +185,7 @@ class StateReader:
                 tuple(FleetGpu(r["uuid"], r["model"], r["healthy"]) for r in gpus),
                 nvlink_domain=gpus[0]["nvlink_domain"],
                 rack=gpus[0]["rack"],
+                pool=gpus[0]["pool"],
             )
             for gpus in _groups(await self._conn.fetch(FLEET_SQL), "node_id")
         )

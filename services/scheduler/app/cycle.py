@@ -1,8 +1,9 @@
 """One scheduling cycle in one fenced transaction: settle what happened, then decide and act.
 
-Deciding follows DESIGN.md section 4: load the live state, turn it into the policy engine's immutable
-snapshot, let the engine decide (a pure function of the snapshot and the pool's policy), then apply
-its decisions: stops and preemptions, placements, and pending jobs' reasons, with their events.
+Deciding follows DESIGN.md section 4: load the live state, turn each pool's part of it into the policy
+engine's immutable snapshot, let the engine decide (a pure function of the snapshot and the pool's
+policy; see domain/pools.py), then apply its decisions: stops and preemptions, placements, and pending
+jobs' reasons, with their events.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.scheduler.app.ports import CycleStore, CycleWork
-from services.scheduler.domain.actions import to_actions
-from services.scheduler.domain.engine import PoolPolicy, decide
+from services.scheduler.domain.budget_stops import with_stops
 from services.scheduler.domain.lifecycle import JobOutcome, JobView, preempt, settle, stop_and_fail
 from services.scheduler.domain.model import Actions, UsageHistory
-from services.scheduler.domain.snapshot import SnapshotBuilder, advance_history
+from services.scheduler.domain.pools import PoolDecider, PoolPolicies
+from services.scheduler.domain.snapshot import advance_history
 
 # The fair-share history is decayed and saved at most this often (it is exact for any split of time).
 HISTORY_STEP_S = 1.0
@@ -32,15 +33,14 @@ class CycleReport:
 
 class SchedulingCycle:
     def __init__(
-        self, store: CycleStore, policy: PoolPolicy, *, node_lost_after_s: float, max_pending: int = 5000
+        self, store: CycleStore, policies: PoolPolicies, *, node_lost_after_s: float, max_pending: int = 5000
     ) -> None:
         self._store = store
-        self._policy = policy
+        self._pools = PoolDecider(policies)
         self._node_lost_after = timedelta(seconds=node_lost_after_s)
         self._max_pending = max_pending
         # (epoch, its first cycle's time): when this instance started leading under that epoch.
         self._leading_since: tuple[int, datetime] | None = None
-        self._snapshots = SnapshotBuilder()
 
     async def run(self, epoch: int, now: datetime) -> CycleReport:
         """Raises StaleEpoch when a newer leader has written, ConcurrentChange when a row moved under us."""
@@ -69,6 +69,9 @@ class SchedulingCycle:
             #    in time; its decisions are applied: stops and preemptions, placements, reasons.
             history = await self._fair_share_history(work, now.timestamp())
             actions = await self._decide(work, now, history) if await work.needs_decisions() else Actions()
+            # 7. Running work of budgets exhausted with the policy to stop it stops, whether or not
+            #    anything was decided.
+            actions = with_stops(actions, await work.load_budget_stops(now))
             await self._stop(work, actions, now)
             await work.apply(actions, now)
         return CycleReport(
@@ -88,21 +91,16 @@ class SchedulingCycle:
         return now - self._leading_since[1] >= self._node_lost_after
 
     async def _decide(self, work: CycleWork, now: datetime, history: UsageHistory) -> Actions:
-        queueing = self._policy.queueing
-        state = await work.load_state(
-            now.timestamp(),
-            self._max_pending,
-            by_priority=queueing != "fifo",
-            attained_service=queueing == "las",
-        )
-        snapshot, fleet = self._snapshots.build(state, history)
-        return to_actions(decide(snapshot, self._policy), state, fleet)
+        state = await work.load_state(now.timestamp(), self._max_pending, self._pools.policies)
+        return self._pools.decide(state, history)
 
     async def _fair_share_history(self, work: CycleWork, now: float) -> UsageHistory:
+        """One history for every pool (fair shares are fleet-wide), at the default policy's half-life."""
         history = await work.load_usage_history()
         if history.decayed_at is None or now - history.decayed_at >= HISTORY_STEP_S:
             used = await work.load_used_gpus()
-            history = advance_history(history, used, now, self._policy.fair_share_half_life_s)
+            half_life_s = self._pools.policies.default.fair_share_half_life_s
+            history = advance_history(history, used, now, half_life_s)
             await work.save_usage_history(history)
         return history
 

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from services.scheduler.domain.engine.model import Stop
 from services.scheduler.domain.lifecycle import AllocationView, JobOutcome, JobView
 from services.scheduler.domain.model import Actions, LiveState, UsageHistory, UsedGpus
+from services.scheduler.domain.pools import PoolPolicies
 from services.scheduler.domain.reconcile import HeldAllocation, ReportedWorkload
 from shared.events.agent import NodeRegistered
 from shared.events.base import Event
@@ -73,16 +75,20 @@ class CycleWork(Protocol):
         """Whether a job is pending, or a job holding GPUs declares a maximum runtime."""
         ...
 
-    async def load_state(
-        self, now: float, max_pending: int, *, by_priority: bool, attained_service: bool
-    ) -> LiveState:
-        """The fleet, quotas, every job holding GPUs, and at most `max_pending` pending jobs, by priority
-        class then submission (`by_priority`) or by submission; GPU-seconds received per job when
-        `attained_service`. `now` is epoch seconds."""
+    async def load_state(self, now: float, max_pending: int, policies: PoolPolicies) -> LiveState:
+        """The fleet, quotas, every job holding GPUs, and at most `max_pending` pending jobs per pool,
+        in the pool's order: by submission under fifo, else by priority class then submission;
+        GPU-seconds received per job when some pool orders by least attained service. `now` is epoch
+        seconds."""
         ...
 
     async def load_used_gpus(self) -> UsedGpus:
         """The GPUs each project holds now (live allocations)."""
+        ...
+
+    async def load_budget_stops(self, now: datetime) -> tuple[Stop, ...]:
+        """Stops for jobs holding GPUs (not told to stop yet) of projects and tenants whose budget is
+        exhausted in now's billing period with the policy to stop running work."""
         ...
 
     async def load_usage_history(self) -> UsageHistory: ...

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from services.scheduler.domain.engine.model import JobRequest, Preempt, Stop
-from shared.events.jobs import JobState
+from shared.events.jobs import DEFAULT_POOL, JobState
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class FleetNode:
     gpus: tuple[FleetGpu, ...]
     nvlink_domain: str | None = None
     rack: str | None = None
+    pool: str = DEFAULT_POOL  # from its `pool` label
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class QueuedJob:
     request: JobRequest
     version: int
     reason: str
+    pool: str = DEFAULT_POOL
 
 
 @dataclass(frozen=True)
@@ -92,11 +94,13 @@ class LiveState:
     nodes: tuple[FleetNode, ...]
     # Per project; a project without a quota is unlimited.
     quotas: Mapping[str, ProjectQuota]
-    # In the order the cycle read them (the pool's queue order), at most the cycle's limit.
+    # In the order the cycle read them (each pool's queue order), at most the cycle's limit per pool.
     pending: tuple[QueuedJob, ...]
     holding: tuple[HoldingJob, ...]
     # GPU-seconds each pending or holding job received so far (read only for least-attained-service).
     attained_service: Mapping[str, float] = field(default_factory=dict)
+    # Projects and tenants whose budget is exhausted in the current billing period (no new work).
+    budget_exhausted: frozenset[str] = frozenset()
 
 
 # Actions ------------------------------------------------------------------------------------------

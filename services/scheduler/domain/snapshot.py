@@ -109,6 +109,7 @@ class SnapshotBuilder:
             # preempted again: the engine expects their GPUs back within the grace period.
             terminating=frozenset(job.request.job_id for job in state.holding if job.stopping),
             attained_service=tuple(sorted(state.attained_service.items())),
+            budget_exhausted=state.budget_exhausted,
         )
         return snapshot, fleet
 

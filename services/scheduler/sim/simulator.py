@@ -10,8 +10,9 @@ live scheduler would do. One loop:
      passes its minimum runtime or a least-attained-service threshold, and every `idle_recheck_s`)
      builds a Snapshot, calls decide, and applies Stop, Fail, Preempt, then Place.
 With `cluster_factory` (the engine's ClusterState.from_snapshot) the simulator keeps the engine's
-cluster state between cycles: decide() commits its placements to it and the simulator releases what
-leaves, so no cycle rebuilds the fleet's indices.
+cluster state and its index of the running jobs between cycles (engine_view): decide() commits its
+placements, the simulator releases what leaves, so no cycle rebuilds the fleet's indices or goes over
+every running job. The garbage collector is calmed for the run (heap.py).
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ from services.scheduler.domain.engine.model import (
     Place,
     Preempt,
     Reserve,
-    RunningJob,
     Snapshot,
     Stop,
 )
 from services.scheduler.sim.cluster import SimCluster
 from services.scheduler.sim.config import ClusterFactory, Counters, DecideFn, ProgressFn, SimConfig
+from services.scheduler.sim.engine_view import EngineView
+from services.scheduler.sim.heap import calm_collector
 from services.scheduler.sim.jobs import Phase, SimJob
 from services.scheduler.sim.metrics import SimResult, TimeSeries
 from services.scheduler.sim.trace import NodeEvent, Workload, default_queues
@@ -62,8 +64,6 @@ class Simulation:
         self.config = config or SimConfig()
         self._decide, self._policy, self._progress = decide, policy, progress
         self._timer = timer
-        self._cluster_factory = cluster_factory
-        self._engine_cluster: Any = None  # the engine's view, kept between cycles when a factory is given
         self.cluster = SimCluster(workload.nodes)
         default_checkpoint = self.config.checkpoint_interval_s
         self.jobs = [
@@ -87,8 +87,7 @@ class Simulation:
         self._pending_view: tuple[JobRequest, ...] | None = None
         # The engine's view of each running job (replaced when it checkpoints), and the jobs in their
         # grace period: kept up to date so a snapshot costs a C-level copy, not a pass in Python.
-        self._running_jobs: dict[str, RunningJob] = {}
-        self._running_view: tuple[RunningJob, ...] | None = None
+        self._engine = EngineView(cluster_factory)
         self._terminating: set[str] = set()
         self._dirty_since: float | None = None
         self._last_cycle = -math.inf
@@ -111,6 +110,11 @@ class Simulation:
     # 1. The loop ----------------------------------------------------------------------------------
 
     def run(self) -> SimResult:
+        with calm_collector():  # the trace and the fleet are frozen: the collector walks cycles' garbage
+            self._loop()
+        return SimResult.collect(self)
+
+    def _loop(self) -> None:
         while True:
             event_at = self._next_event_time()
             cycle_at = self._next_cycle_time()
@@ -125,7 +129,6 @@ class Simulation:
                 self._advance(event_at)
                 self._handle_events_at(event_at)
         self._advance(self.now)
-        return SimResult.collect(self)
 
     def _next_event_time(self) -> float:
         candidates = [self._heap[0][0]] if self._heap else []
@@ -195,7 +198,7 @@ class Simulation:
 
     def _node_event(self, event: NodeEvent) -> None:
         affected = self.cluster.set_health(event.node_id, event.kind, event.gpu_index)
-        self._engine_cluster = None  # rebuilt from the new node states at the next cycle
+        self._engine.nodes_changed()
         for job_id in sorted(affected):
             job = self._running[job_id]
             assert job.running is not None
@@ -217,12 +220,7 @@ class Simulation:
         self._refresh_usage()
         snapshot = self._snapshot()
         started = self._timer() if self._timer else 0.0
-        if self._cluster_factory is None:
-            decisions = self._decide(snapshot, self._policy)
-        else:
-            if self._engine_cluster is None:
-                self._engine_cluster = self._cluster_factory(snapshot.nodes, snapshot.running)
-            decisions = self._decide(snapshot, self._policy, cluster=self._engine_cluster)
+        decisions = self._engine.decide(self._decide, snapshot, self._policy)
         if self._timer:
             self.counters.decide_s += self._timer() - started
         self._apply(decisions)
@@ -235,8 +233,6 @@ class Simulation:
     def _snapshot(self) -> Snapshot:
         if self._pending_view is None:
             self._pending_view = tuple(self._pending_requests.values())
-        if self._running_view is None:
-            self._running_view = tuple(self._running_jobs.values())
         now = self.now
         attained: tuple[tuple[str, float], ...] = ()
         if self.config.track_attained_service:
@@ -251,7 +247,7 @@ class Simulation:
             nodes=self.cluster.snapshot_nodes(),
             queues=self.queues,
             pending=self._pending_view,
-            running=self._running_view,
+            running=self._engine.view(),
             usage_history=tuple(self._usage.items()),
             outcomes=tuple(self._outcomes.items()),
             terminating=frozenset(self._terminating),
@@ -266,8 +262,7 @@ class Simulation:
             if job.generation != generation:
                 continue
             upcoming = job.checkpoint_written(at, self.now)
-            self._running_jobs[job.job_id] = job.running  # type: ignore[assignment]
-            self._running_view = None
+            self._engine.set(job.job_id, job.running)  # type: ignore[arg-type]
             self._schedule_checkpoint(job, upcoming)
 
     def _schedule_checkpoint(self, job: SimJob, at: float) -> None:
@@ -347,8 +342,7 @@ class Simulation:
         self._dequeue(job)
         job.start(self.now, d.flavor, d.placements, d.borrowing, penalty)
         self._running[d.job_id] = job
-        self._running_jobs[d.job_id] = job.running  # type: ignore[assignment]
-        self._running_view = None
+        self._engine.set(d.job_id, job.running)  # type: ignore[arg-type]
         self._allocation_changes(job.request.project_id, job.gpus)
         self.counters.placements += 1
         self._push(job.finish_time(), _FINISH, job)
@@ -371,12 +365,9 @@ class Simulation:
     def _release(self, job: SimJob) -> None:
         assert job.running is not None
         self.cluster.release(job.job_id, job.request, job.running.placements)
-        if self._engine_cluster is not None:
-            self._engine_cluster.release(job.request, job.running.placements)
         del self._running[job.job_id]
-        del self._running_jobs[job.job_id]
+        self._engine.remove(job.job_id)
         self._terminating.discard(job.job_id)
-        self._running_view = None
         self._allocation_changes(job.request.project_id, -job.gpus)
         self._mark_dirty()
 

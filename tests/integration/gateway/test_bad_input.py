@@ -62,6 +62,16 @@ async def test_gpus_per_replica_of_zero_or_less_is_refused(gateway: Gateway) -> 
     assert await gateway.count("SELECT count(*) FROM jobs") == 0
 
 
+async def test_a_malformed_pool_name_is_refused(gateway: Gateway) -> None:
+    tenant = await gateway.new_tenant()
+    response = await submit(
+        gateway, tenant, {"project_id": tenant.project_id, "spec": job_spec(pool="GPU Pool")}
+    )
+    problem = assert_problem(response, 422, "spec.pool", "should match pattern")
+    assert problem["errors"][0]["field"] == "spec.pool"
+    assert await gateway.count("SELECT count(*) FROM jobs") == 0
+
+
 async def test_unknown_fields_are_reported_not_dropped(gateway: Gateway) -> None:
     tenant = await gateway.new_tenant()
     response = await submit(gateway, tenant, {"project_id": tenant.project_id, "spec": job_spec(gpu=2)})

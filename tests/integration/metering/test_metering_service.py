@@ -10,17 +10,16 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-import nats
 import pytest
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 
 from services.metering.main import create_service
 from services.metering.settings import MeteringSettings
 from shared.events.base import Event
 from shared.events.metering import InvoiceFinalized, InvoiceUpdated
-from shared.messaging.streams import GATEWAY, INGEST, METERING, SCHEDULER, ensure_streams
+from shared.messaging.streams import METERING
 from shared.service import ServiceHost
+from tests.integration.metering.usage_harness import fresh_streams
 from tests.unit.metering.builders import (
     allocation_released,
     finalize_requested,
@@ -30,13 +29,19 @@ from tests.unit.metering.builders import (
 )
 
 PUBLISH_INTERVAL_S = 0.2
-DURABLES = {
-    GATEWAY.name: ("metering-pricebooks", "metering-invoices"),
-    SCHEDULER.name: ("metering-allocations",),
-    INGEST.name: ("metering-usage",),
-}
 JAN = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 Snapshot = InvoiceUpdated | InvoiceFinalized
+
+
+class ShiftedClock:
+    """Real time, moved back to just after the test data so that it is within the grace period for late
+    usage (metering refuses usage much older than its clock)."""
+
+    def __init__(self, start: datetime) -> None:
+        self._offset = datetime.now(UTC) - start
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) - self._offset
 
 
 class Harness:
@@ -94,16 +99,7 @@ class Harness:
 
 @pytest.fixture
 async def harness(nats_url: str, fresh_database: str) -> AsyncIterator[Harness]:
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    await ensure_streams(js)
-    # Durables live on in the session's nats-server: start them afresh, on streams holding only this test.
-    for stream, durables in DURABLES.items():
-        for durable in durables:
-            with contextlib.suppress(NotFoundError):
-                await js.delete_consumer(stream, durable)
-    for purged in (GATEWAY, SCHEDULER, INGEST, METERING):
-        await js.purge_stream(purged.name)
+    nc, js = await fresh_streams(nats_url)
     invoices = await js.pull_subscribe("metering.v1.invoice.>", stream=METERING.name)
     settings = MeteringSettings(
         nats_url=nats_url,
@@ -111,7 +107,7 @@ async def harness(nats_url: str, fresh_database: str) -> AsyncIterator[Harness]:
         invoice_publish_interval_s=PUBLISH_INTERVAL_S,
         outbox_poll_s=0.1,
     )
-    host = create_service(settings)
+    host = create_service(settings, clock=ShiftedClock(JAN + timedelta(days=10)))
     await host.start()
     yield Harness(host, js, invoices)
     await host.stop()

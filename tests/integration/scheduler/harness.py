@@ -29,7 +29,7 @@ from shared.events.agent import (
 from shared.events.base import Event
 from shared.events.gateway import JobCancelRequested, JobSubmitted, QuotaSet
 from shared.events.jobs import JobSpec
-from shared.events.scheduler import AllocationBound
+from shared.events.scheduler import AllocationBound, JobStateChanged
 from shared.messaging.streams import AGENT, GATEWAY, SCHEDULER, ensure_streams
 
 E = TypeVar("E", bound=Event)
@@ -125,6 +125,7 @@ class Bus:
         model: str = "A100",
         running: list[RunningWorkload] | None = None,
         at: datetime | None = None,
+        labels: dict[str, str] | None = None,
     ) -> NodeRegistered:
         infos = [
             GpuInfo(uuid=f"GPU-{node_id}-{i}", index=i, model=model, memory_mib=81920) for i in range(gpus)
@@ -136,6 +137,7 @@ class Bus:
             backend="simulated",
             gpus=infos,
             running=running or [],
+            labels=labels or {},
         )
         await self.publish(event)
         return event
@@ -168,6 +170,11 @@ class Bus:
         )
         await self.publish(event)
         return event
+
+
+def latest(bus: Bus, job_id: str) -> JobStateChanged:
+    """The job's latest state as the scheduler published it."""
+    return max(bus.events(JobStateChanged, job_id=job_id), key=lambda e: e.version)
 
 
 async def open_bus(nats_url: str) -> Bus:

@@ -116,9 +116,9 @@ async def test_cancel_frees_the_gpus_only_when_the_agent_confirms_the_stop(
 
     stop = await bus.wait_for(StopWorkload, allocation_id=bound.allocation_id)
     assert (stop.node_id, stop.epoch) == ("n1", bound.epoch)
-    # The GPUs are still bound to "first", so "second" waits for them with a reservation, and says so.
+    # The GPUs are still bound to "first", so "second" waits for them to be released, and says so.
     waiting = await bus.wait_for(JobStateChanged, job_id="second", version=2)
-    assert waiting.reason.startswith("reserved: starts by ") and waiting.reason.endswith(" on node n1")
+    assert waiting.reason == "capacity: waiting for 1 preempted or stopping job(s) to release their GPUs"
     assert not bus.events(JobStateChanged, job_id="first", state=JobState.CANCELLED)
 
     exit_event = await bus.exited(bound, code=143, stopped=True)

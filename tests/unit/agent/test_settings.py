@@ -52,3 +52,9 @@ def test_a_node_id_that_is_not_a_subject_token_is_refused() -> None:
 def test_the_default_node_id_is_the_short_host_name_made_safe(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("socket.gethostname", lambda: "gpu box.example.com")
     assert default_node_id() == "gpu-box"
+
+
+def test_a_pool_label_must_be_a_pool_name() -> None:
+    assert parse_settings(["--label", "pool=research"]).agent_labels == {"pool": "research"}
+    with pytest.raises(ValueError, match="label pool='GPU Pool' is not a pool name"):
+        parse_settings(["--label", "pool=GPU Pool"])

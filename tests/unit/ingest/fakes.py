@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,6 +11,7 @@ from uuid import UUID
 
 from services.ingest.app.ports import DeadLetterView, IngestStore
 from services.ingest.domain.allocations import AllocationInterval
+from shared.events.agent import UsageSampled
 from shared.events.ingest import UsageRecorded
 from shared.events.scheduler import AllocationBound, AllocationReleased
 
@@ -48,14 +49,14 @@ class FakeIngestStore(IngestStore):
     def __init__(self, state: FakeState) -> None:
         self.state = state
 
-    async def claim_sample_key(
-        self, node_id: str, gpu_uuid: str, occurred_at: datetime, event_id: UUID
-    ) -> bool:
-        key = (node_id, gpu_uuid, occurred_at)
-        if key in self.state.sample_keys:
-            return False
-        self.state.sample_keys[key] = event_id
-        return True
+    async def claim_sample_keys(self, samples: Sequence[UsageSampled]) -> set[UUID]:
+        claimed = set()
+        for sample in samples:
+            key = (sample.node_id, sample.gpu_uuid, sample.occurred_at)
+            if key not in self.state.sample_keys:
+                self.state.sample_keys[key] = sample.event_id
+                claimed.add(sample.event_id)
+        return claimed
 
     async def claim_external_key(self, source: str, event_id: str, event_time: datetime) -> bool:
         if (source, event_id) in self.state.external_keys:
@@ -63,7 +64,9 @@ class FakeIngestStore(IngestStore):
         self.state.external_keys[(source, event_id)] = event_time
         return True
 
-    async def intervals_on_gpu(self, gpu_uuid: str, at: datetime) -> list[AllocationInterval]:
+    async def intervals_on_gpus(
+        self, gpu_uuids: Collection[str], earliest: datetime, latest: datetime
+    ) -> list[AllocationInterval]:
         intervals = [
             AllocationInterval(
                 gpu_uuid=gpu_uuid,
@@ -76,9 +79,14 @@ class FakeIngestStore(IngestStore):
                 released_at=allocation.released_at,
             )
             for allocation in self.state.allocations.values()
-            if gpu_uuid in allocation.gpu_uuids
+            for gpu_uuid in allocation.gpu_uuids & set(gpu_uuids)
         ]
-        return [interval for interval in intervals if interval.covers(at)]
+        return [
+            interval
+            for interval in intervals
+            if interval.bound_at <= latest
+            and (interval.released_at is None or interval.released_at >= earliest)
+        ]
 
     async def save_bound(self, event: AllocationBound) -> None:
         allocation = self.state.allocations.setdefault(event.allocation_id, _Allocation(event))
@@ -102,6 +110,9 @@ class FakeIngestStore(IngestStore):
 
     async def emit(self, record: UsageRecorded) -> None:
         self.state.emitted.append(record)
+
+    async def emit_all(self, records: Sequence[UsageRecorded]) -> None:
+        self.state.emitted.extend(records)
 
     async def dead_letter(
         self, consumer: str, subject: str, payload: bytes, headers: Mapping[str, str], reason: str

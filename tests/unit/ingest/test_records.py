@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import timedelta, timezone
 from decimal import Decimal
 
 from services.ingest.domain.allocations import AllocationInterval
@@ -31,3 +31,22 @@ def test_external_usage_is_recorded_with_its_source_and_id() -> None:
     assert (record.requests, record.input_tokens, record.output_tokens) == (2, 10, 20)
     assert record.window_start == record.window_end == T0
     assert (record.model_name, record.job_id, record.tenant_id) == ("m", "job-7", "acme")
+
+
+def test_every_copy_of_a_sample_is_recorded_under_one_event_id() -> None:
+    # An agent retrying under a new event id, or a redelivery after ingest crashed before commit, must
+    # republish the same record id, which JetStream and metering then drop.
+    first = sample_record(sample(T0), None)
+    retried = sample_record(sample(T0.astimezone(timezone(timedelta(hours=2)))), None)
+    assert retried.source_event_id != first.source_event_id
+    assert retried.event_id == first.event_id
+
+
+def test_samples_of_other_gpus_or_instants_get_other_record_ids() -> None:
+    ids = {
+        sample_record(sample(T0), None).event_id,
+        sample_record(sample(T0, gpu_uuid="GPU-2"), None).event_id,
+        sample_record(sample(T0, node_id="node-2"), None).event_id,
+        sample_record(sample(T0 + timedelta(microseconds=1)), None).event_id,
+    }
+    assert len(ids) == 4

@@ -6,7 +6,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.gateway.adapters.http import routes_admin, routes_billing_fleet, routes_jobs
+from services.gateway.adapters.http import (
+    routes_admin,
+    routes_billing_fleet,
+    routes_budgets_webhooks,
+    routes_jobs,
+    routes_usage_exports,
+)
 from services.gateway.adapters.http.problems import GATEWAY_CODES, install_gateway_problem_handlers
 from services.gateway.adapters.http.schemas import ProblemDetails
 from services.gateway.app.use_cases import GatewayUseCases
@@ -32,7 +38,14 @@ def create_http_app(use_cases: GatewayUseCases, *, max_body_bytes: int = DEFAULT
     install_gateway_problem_handlers(app)
     app.add_middleware(RequestBodyGuard, max_body_bytes=max_body_bytes, codes=GATEWAY_CODES)
     app.add_middleware(TracingMiddleware)  # outermost: the guard's refusals are traced too
-    for router in (routes_admin.router, routes_jobs.router, routes_billing_fleet.router):
+    routers = (
+        routes_admin.router,
+        routes_jobs.router,
+        routes_billing_fleet.router,
+        routes_budgets_webhooks.router,
+        routes_usage_exports.router,
+    )
+    for router in routers:
         app.include_router(router, responses=_PROBLEM_RESPONSES)
 
     @app.get("/healthz", tags=["health"])

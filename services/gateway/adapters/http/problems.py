@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from services.gateway.app.billing_controls import MeteringUnavailable
 from services.gateway.domain.errors import (
     Conflict,
     DoesNotFitFleet,
@@ -28,6 +29,7 @@ _STATUS_BY_ERROR: dict[type[GatewayError], int] = {
     InvalidInput: 422,
     IdempotencyKeyReused: 422,
     DoesNotFitFleet: 422,
+    MeteringUnavailable: 503,
 }
 
 

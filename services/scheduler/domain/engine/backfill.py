@@ -38,6 +38,8 @@ class Reservation:
     phantom_committed: bool = False  # whether the cluster holds them right now
     phantom_gpus: int = 0  # whole GPUs the phantom blocks
     needed: dict[str, dict[int, int]] = field(default_factory=dict)  # node -> GPU index -> milli
+    # False for the GPUs kept for a job that preempted others: not one of the pool's max_reservations.
+    counted: bool = True
 
     @property
     def node_ids(self) -> tuple[str, ...]:
@@ -57,14 +59,25 @@ class Reservations:
 
     def count(self, flavors: tuple[str, ...]) -> int:
         """How many reservations hold GPUs of one of these flavors."""
-        return sum(1 for r in self.items if r.flavor in flavors)
+        return sum(1 for r in self.items if r.counted and r.flavor in flavors)
 
     def plan(self, request: JobRequest, flavors: tuple[str, ...]) -> Reservation | None:
         """Reserve the earliest placement for a job that cannot start now, and block its free GPUs."""
         found = self._earliest(request, flavors)
         if found is None:
             return None
-        start_at, (flavor, placements) = found
+        start_at, result = found
+        return self._reserve(request, start_at, result, counted=True)
+
+    def keep_for(self, request: JobRequest, start_at: float, result: PlacementResult) -> None:
+        """Block, for the rest of the cycle, the free GPUs of the placement a job that preempted others
+        will take at `start_at` (when its victims are gone): a later job must not take them."""
+        self._reserve(request, start_at, result, counted=False)
+
+    def _reserve(
+        self, request: JobRequest, start_at: float | None, result: PlacementResult, counted: bool
+    ) -> Reservation:
+        flavor, placements = result
         needed: dict[str, dict[int, int]] = {}
         for p in placements:
             per_gpu = needed.setdefault(p.node_id, {})
@@ -76,7 +89,9 @@ class Reservations:
             project_id=request.project_id,
             submitted_at=request.submitted_at,
         )
-        reservation = Reservation(request, start_at, flavor, placements, phantom, needed=needed)
+        reservation = Reservation(
+            request, start_at, flavor, placements, phantom, needed=needed, counted=counted
+        )
         self._release_phantoms()
         self.items.append(reservation)
         self._commit_phantoms()
@@ -87,7 +102,10 @@ class Reservations:
     ) -> tuple[float | None, PlacementResult] | None:
         ws = self._ws
         # Holdings on GPUs an earlier reservation needs stay put: this job must not count on them.
-        holdings = [h for h in ws.holdings.values() if h.flavor in flavors and not self._overlaps_reserved(h)]
+        items = self.items
+        holdings = [
+            h for h in ws.holdings.values() if h.flavor in flavors and not self._overlaps_reserved(h, items)
+        ]
         timed = sorted((h for h in holdings if h.end_at is not None), key=lambda h: h.end_at or 0.0)
         found = self._release_until_fit(request, flavors, timed, lambda h: h.end_at)
         if found is not None:
@@ -103,8 +121,16 @@ class Reservations:
         drained = self._release_until_fit(request, flavors, by_node, lambda h: drain_rank[h.request.job_id])
         return None if drained is None else (None, drained[1])
 
-    def _overlaps_reserved(self, h: Holding) -> bool:
-        for r in self.items:
+    def kept_for_others(self, request: JobRequest) -> Callable[[Holding], bool]:
+        """Whether a job's GPUs are needed by a reservation that `request` would delay (it does not end
+        before it starts): preempting that job would serve the reservation, not `request`."""
+        ignorable = {id(r) for r in self._ends_before(request)}
+        others = [r for r in self.items if id(r) not in ignorable and r.request is not request]
+        return lambda h: bool(others) and self._overlaps_reserved(h, others)
+
+    @staticmethod
+    def _overlaps_reserved(h: Holding, reservations: list[Reservation]) -> bool:
+        for r in reservations:
             for p in h.placements:
                 per_gpu = r.needed.get(p.node_id)
                 if per_gpu and any(i in per_gpu for i in p.gpu_indices):
@@ -121,11 +147,12 @@ class Reservations:
         """Release `ordered` holdings group by group until the job fits (then restore them all);
         the last holding released (whose group boundary is the earliest fit) and the placement there."""
         ws = self._ws
+        groups = list(map(group_of, ordered))
         bounds = [
-            i + 1
-            for i in range(len(ordered))
-            if i + 1 == len(ordered) or group_of(ordered[i + 1]) != group_of(ordered[i])
+            i for i, (group, after) in enumerate(zip(groups, groups[1:], strict=False), 1) if group != after
         ]
+        if ordered:
+            bounds.append(len(ordered))
         first = self._first_possible_bound(request, flavors, ordered, bounds)
         if first is None:
             return None
@@ -174,6 +201,18 @@ class Reservations:
             for r in ignorable:
                 self._set_phantom(r, committed=True)
         return result, result is not None
+
+    def fits_with_own(self, request: JobRequest, flavors: tuple[str, ...]) -> bool:
+        """Whether the job fits now, on free GPUs or on those its own reservation blocks."""
+        own = next((r for r in self.items if r.request is request), None)
+        committed = own is not None and own.phantom_committed
+        if own is not None:
+            self._set_phantom(own, committed=False)
+        try:
+            return self._ws.find_place(request, flavors) is not None
+        finally:
+            if own is not None:
+                self._set_phantom(own, committed=committed)
 
     def after_place(self, used_reserved: bool) -> None:
         """Block again what the reservations need and is still free, once a job that could use

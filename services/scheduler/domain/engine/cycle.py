@@ -3,31 +3,28 @@
 Steps:
 1. What runs: stop jobs past their maximum runtime (or whose budget is gone, if the pool says so),
    requeue jobs on nodes that vanished, and load the rest into the cluster and the quota ledger.
-2. Gates: fail requests that can never run; hold jobs waiting on dependencies or on a budget.
+2. Gates (gating.py): fail requests that can never run; hold jobs waiting on dependencies or on a
+   budget.
 3. Order the eligible jobs by the pool's queueing policy.
 4. For each job in that order: check quota per acceptable flavor, ask the placement policy for the
-   whole gang (quota is committed only with a placement); if it is blocked, try preemption, then a
-   reservation; later jobs backfill only where they cannot delay a reservation.
+   whole gang (quota is committed only with a placement); if it is blocked, try preemption (the free
+   GPUs the job then counts on are kept from later jobs), then a reservation; later jobs backfill
+   only where they cannot delay a reservation. Jobs that could start only by borrowing come last.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Iterable
 
-from services.scheduler.domain.engine.admission import (
-    budget_gate,
-    dependency_gate,
-    gpu_text,
-    queue_gate,
-    shape_gate,
-)
+from services.scheduler.domain.engine.admission import gpu_text
 from services.scheduler.domain.engine.backfill import Reservations
 from services.scheduler.domain.engine.flavors import fleet_flavors
+from services.scheduler.domain.engine.fleet_state import fleet_state
+from services.scheduler.domain.engine.gating import Gate
+from services.scheduler.domain.engine.holds import Holds
 from services.scheduler.domain.engine.model import (
     Decision,
     Decisions,
-    Fail,
-    Hold,
     HoldKind,
     JobRequest,
     Place,
@@ -43,9 +40,10 @@ from services.scheduler.domain.engine.placement_source import (
 )
 from services.scheduler.domain.engine.policy import PoolPolicy
 from services.scheduler.domain.engine.preemption import Preemptor
-from services.scheduler.domain.engine.queueing import build_order, rank_function
+from services.scheduler.domain.engine.queueing import JobOrder, build_order, rank_function
 from services.scheduler.domain.engine.quota import UNLIMITED, QuotaLedger, QuotaVerdict
 from services.scheduler.domain.engine.running import RunningScan
+from services.scheduler.domain.engine.running_index import RunningIndex, running_index
 from services.scheduler.domain.engine.workspace import Holding, PlacementResult, Workspace
 
 
@@ -55,17 +53,20 @@ def decide(
     *,
     placement: PlacementPolicy | None = None,
     cluster: ClusterView | None = None,
+    running: RunningIndex | None = None,
 ) -> Decisions:
     """The decisions of one cycle. Pure: the same snapshot and policy always give the same decisions.
 
-    Without `cluster`, the cluster state is the snapshot's, kept from the previous call (per thread)
-    and brought up to date by difference (see placement_source), so a cycle costs what changed, not
-    the fleet's size. `cluster`, when given, must hold the snapshot's nodes with its running jobs
+    Without `cluster`, the cluster state is the snapshot's, kept from the previous call (per thread
+    and fleet, see fleet_state) and brought up to date by difference (see placement_source), so a
+    cycle costs what changed, not the fleet's size. `cluster`, when given, must hold the snapshot's nodes with its running jobs
     committed, as ClusterState.from_snapshot builds it (a caller that keeps one up to date, like the
     simulator); decide() leaves it with its Place decisions committed and nothing else changed.
-    `placement` overrides the policy named by `policy.placement`.
+    Likewise `running`, when given, must index exactly the snapshot's running jobs (the very objects);
+    without it the engine keeps one (per thread and fleet) and brings it up to date by identity. `placement`
+    overrides the policy named by `policy.placement`.
     """
-    return _Cycle(snapshot, policy, placement, cluster).run()
+    return _Cycle(snapshot, policy, placement, cluster, running).run()
 
 
 def _shape(request: JobRequest, flavors: tuple[str, ...]) -> tuple[object, ...]:
@@ -90,44 +91,59 @@ class _Cycle:
         policy: PoolPolicy,
         placement: PlacementPolicy | None,
         cluster: ClusterView | None,
+        running: RunningIndex | None,
     ) -> None:
         self.snapshot = snapshot
         self.policy = policy
         self.now = snapshot.now
         self.out: list[Decision] = []
-        self.fleet = fleet_flavors(snapshot.nodes)
+        self._state = state = fleet_state(snapshot.nodes)
+        self._holds = Holds(state)
+        self.fleet = fleet_flavors(snapshot.nodes, state)
         self.ledger = QuotaLedger(snapshot.queues)
         placement = placement or named_placement(policy.placement)
         self._own_cluster = cluster is None
+        self.running = RunningScan(snapshot, state, running)
         if cluster is None:
-            cluster = checkout_cluster(snapshot.nodes, snapshot.running)
-        self.running = RunningScan(snapshot)
-        self.ws = Workspace(self.fleet, cluster, placement, self.running.holdings)
+            own = self.running.index if running is None else running_index(state, snapshot.running)
+            cluster = checkout_cluster(state, snapshot.nodes, snapshot.running, own)
+        self.ws = Workspace(self.fleet, cluster, placement, self.running.holdings, self.running.running_on)
         self.rank = rank_function(policy, snapshot)
-        self.preemptor = Preemptor(
-            self.ws, self.running, self.ledger, self.rank, self.now, policy.min_runtime_s
-        )
+        self.preemptor: Preemptor  # made with the order
         self.reservations = Reservations(self.ws, self.now)
         self.placed = 0
         self._failed_places: set[tuple[object, ...]] = set()
         self._failed_preemptions: set[tuple[object, ...]] = set()
         self._unplannable: set[tuple[object, ...]] = set()  # shapes no reservation can be found for
         self._strict_blockers: dict[str, str] = {}  # flavor -> blocked head job (backfill off)
-        # Jobs by signature (see _gate_pending), and why jobs of a signature wait, until the free
-        # capacity changes.
-        self._signatures: dict[tuple[object, ...], int] = {}
-        self._sig_of: dict[str, int] = {}
+        # Jobs by signature (see gating), and why jobs of a signature wait, until the free capacity
+        # changes.
+        self._gate = Gate()
+        self._sig_of = self._gate.sig_of
         self._blocked: dict[tuple[int, tuple[str, ...]], tuple[HoldKind, str]] = {}
+        # One job per shape (and queue, where quotas apply) of those considered so far that wait: ahead
+        # of any later job, they would take GPUs that a preemption for the later job frees.
+        self._waiting: dict[tuple[object, ...], tuple[JobRequest, tuple[str, ...]]] = {}
 
     def run(self) -> Decisions:
         self.running.scan(self.policy, self.ws.nodes, self.ledger, self.out)
-        eligible = self._gate_pending()
-        order = build_order(self.policy, self.snapshot, eligible)
-        for request in order:
-            flavor = self._consider(request)
-            if flavor is not None:
-                order.admitted(request, flavor)
+        rank = self.rank if self.policy.preemption else None
+        eligible = self._gate.pending(
+            self.snapshot, self.fleet, self.ledger, self.running.ids, rank, self.out, self._state
+        )
+        held = self.running.index.held()
+        order = build_order(self.policy, self.snapshot, eligible, held, self.fleet.capacity())
+        self.preemptor = Preemptor(
+            self.ws, self.running, self.ledger, self.rank, order, self.now, self.policy.min_runtime_s
+        )
+        # Jobs that can start only by borrowing come after all the others (as in Kueue): else a
+        # borrower preempted to reclaim a queue's nominal quota would take its GPUs straight back.
+        borrowers: list[JobRequest] = []
+        self._consider_all(order, order, borrowers)
+        self._failed_preemptions.clear()  # the borrowers come earlier in the order than the last jobs
+        self._consider_all(borrowers, order, None)
         self._hand_back_cluster()
+        self._holds.keep()
         return Decisions(tuple(self.out))
 
     def _hand_back_cluster(self) -> None:
@@ -136,87 +152,52 @@ class _Cycle:
         self.reservations.release_all()
         if self._own_cluster:
             placed = [(h.request, h.placements) for h in self.ws.placed_this_cycle()]
-            checkin_cluster(self.ws.cluster, placed)
+            checkin_cluster(self._state, self.ws.cluster, placed)
 
-    # 1. What runs ----------------------------------------------------------------------------------
+    # Each job ---------------------------------------------------------------------------------------
 
-    # 2. Gates --------------------------------------------------------------------------------------
+    def _consider_all(
+        self, jobs: Iterable[JobRequest], order: JobOrder, borrowers: list[JobRequest] | None
+    ) -> None:
+        """Decide each job in turn; report those placed to the order. The hot loop of a busy pool."""
+        blocked, sig_of, out, hold = self._blocked, self._sig_of, self.out, self._holds
+        ignorable_key = self.reservations.ignorable_key
+        limited = self.policy.max_placements_per_cycle is not None
+        for request in jobs:
+            if (limited or self._strict_blockers) and self._held_back(request):
+                continue
+            # Most pending jobs of a busy pool wait like one before them of the same signature: same
+            # answer, until something is placed or reserved.
+            sig = (sig_of[request.job_id], ignorable_key(request))
+            why = blocked.get(sig)
+            if why is not None:
+                out.append(hold(request.job_id, *why))
+                continue
+            flavor = self._consider(request, sig, borrowers)
+            if flavor is not None:
+                order.admitted(request, flavor)
 
-    def _gate_pending(self) -> list[JobRequest]:
-        """The pending jobs that may compete for GPUs; a decision for each of the others. Also gives
-        each job its signature: everything but its identity that its outcome depends on."""
-        snapshot, ledger = self.snapshot, self.ledger
-        outcomes = dict(snapshot.outcomes)
-        exhausted = snapshot.budget_exhausted
-        running_ids = self.running.ids
-        rank = self.rank if self.policy.preemption else None
-        signatures = self._signatures
-        sig_of = self._sig_of
-        gated: dict[int, Hold | Fail | None] = {}  # what a signature's shape alone implies
-        eligible: list[JobRequest] = []
-        for request in snapshot.pending:
-            job_id = request.job_id
-            if job_id in running_ids:
-                continue  # already running: a stale pending entry
-            project = request.project_id
-            sig = (
-                request.gpu_models,
-                request.replicas,
-                request.gpus_per_replica,
-                request.gpu_milli,
-                request.cpu_milli_per_replica,
-                request.memory_mib_per_replica,
-                # Only whether it declares a maximum runtime, and a bad one; its length matters only
-                # against reservations, which the memo key adds.
-                request.max_runtime_s is None or request.max_runtime_s <= 0,
-                None if ledger.unlimited(project) else project,
-                None if rank is None else rank(request),
-            )
-            sig_id = signatures.get(sig)
-            if sig_id is None:
-                sig_id = signatures[sig] = len(signatures)
-                verdict = gated[sig_id] = shape_gate(request, self.fleet.acceptable(request), self.fleet)
-            else:
-                verdict = gated[sig_id]
-                if verdict is not None:
-                    verdict = replace(verdict, job_id=job_id)
-            if verdict is None:
-                spec = ledger.spec(project)
-                verdict = (
-                    (queue_gate(request, spec) if spec is not None else None)
-                    or (dependency_gate(request, outcomes) if request.depends_on else None)
-                    or (budget_gate(request, exhausted) if exhausted else None)
-                )
-            if verdict is None:
-                sig_of[job_id] = sig_id
-                eligible.append(request)
-            else:
-                self.out.append(verdict)
-        return eligible
-
-    # 3. One job ------------------------------------------------------------------------------------
-
-    def _consider(self, request: JobRequest) -> str | None:
-        """Decide one eligible job; the flavor it was placed on, if it was."""
+    def _held_back(self, request: JobRequest) -> bool:
+        """Hold the job if this cycle's placement limit is reached, or a blocked job before it
+        holds its flavors (strict order)."""
         limit = self.policy.max_placements_per_cycle
         if limit is not None and self.placed >= limit:
             self._hold(request, HoldKind.CAPACITY, f"this cycle's limit of {limit} placements was reached")
-            return None
+            return True
         flavors = self.fleet.acceptable(request)  # a cached lookup
-        if self._strict_blockers:
-            blocker = next((self._strict_blockers[f] for f in flavors if f in self._strict_blockers), None)
-            if blocker is not None:
-                self._hold(
-                    request, HoldKind.RESERVATION, f"waiting behind job {blocker} (strict order, no backfill)"
-                )
-                return None
-        # Most pending jobs of a busy pool wait like one before them of the same signature: same
-        # answer, until something is placed or reserved.
-        sig = (self._sig_of[request.job_id], self.reservations.ignorable_key(request))
-        why = self._blocked.get(sig)
-        if why is not None:
-            self._hold(request, *why)
-            return None
+        blocker = next((self._strict_blockers[f] for f in flavors if f in self._strict_blockers), None)
+        if blocker is None:
+            return False
+        self._waits(request, flavors)
+        self._hold(request, HoldKind.RESERVATION, f"waiting behind job {blocker} (strict order, no backfill)")
+        return True
+
+    def _consider(
+        self, request: JobRequest, sig: tuple[int, tuple[str, ...]], borrowers: list[JobRequest] | None
+    ) -> str | None:
+        """Decide one eligible job; the flavor it was placed on, if it was. A job that could start only
+        by borrowing is added to `borrowers` instead, when given."""
+        flavors = self.fleet.acceptable(request)  # a cached lookup
         unlimited = self.ledger.unlimited(request.project_id)
         within: tuple[str, ...]
         borrowing: tuple[str, ...]
@@ -226,15 +207,21 @@ class _Cycle:
             verdicts = {f: self.ledger.check(request, f) for f in flavors}
             within = tuple(f for f in flavors if verdicts[f].allowed and not verdicts[f].borrowing)
             borrowing = tuple(f for f in flavors if verdicts[f].allowed and verdicts[f].borrowing)
-        for group in (within, borrowing):
-            placed = self._try_place(request, group) if group else None
-            if placed is not None:
-                result, used_reserved = placed
-                self._commit(request, result, verdicts.get(result[0], UNLIMITED), used_reserved)
-                return result[0]
+        placed = self._try_place(request, within) if within else None
+        if placed is None and borrowing:
+            if borrowers is not None:
+                borrowers.append(request)
+                return None
+            placed = self._try_place(request, borrowing)
+        if placed is not None:
+            result, used_reserved = placed
+            self._commit(request, result, verdicts.get(result[0], UNLIMITED), used_reserved)
+            return result[0]
         quota_blocked = not (within or borrowing)
         if self.policy.preemption and self._try_preempt(request, flavors, quota_blocked, unlimited):
             return None
+        self._waits(request, flavors)
+        why: tuple[HoldKind, str] | None
         if quota_blocked:
             why = (HoldKind.QUOTA, verdicts[flavors[0]].reason)
         else:
@@ -286,7 +273,8 @@ class _Cycle:
             allowed = tuple(f for f in flavors if self.ledger.check(request, f).allowed)
             return self.ws.find_place(request, allowed) if allowed else None
 
-        plan = self.preemptor.plan(request, flavors, fits)
+        kept_back = self.reservations.kept_for_others(request)
+        plan = self.preemptor.plan(request, flavors, fits, self._taken_first, kept_back)
         if plan is None:
             self._failed_preemptions.add(key)
             return False
@@ -296,10 +284,28 @@ class _Cycle:
             victim.end_at = self.now + grace
             reason = self.preemptor.victim_reason(victim, request, self.policy.queueing)
             self.out.append(Preempt(victim.request.job_id, reason, grace_s=grace, for_job_id=request.job_id))
+        holdings = self.ws.holdings
+        back_at = [h.end_at for h in plan.victims] + [holdings[j].end_at for j in plan.awaited]
+        self.reservations.keep_for(
+            request, max((t for t in back_at if t is not None), default=self.now), plan.placement
+        )
+        self._changed()
         going = len(plan.victims) + len(plan.awaited)
         kind = HoldKind.QUOTA if quota_blocked else HoldKind.CAPACITY
         self._hold(request, kind, f"waiting for {going} preempted or stopping job(s) to release their GPUs")
         return True
+
+    def _waits(self, request: JobRequest, flavors: tuple[str, ...]) -> None:
+        project = None if self.ledger.unlimited(request.project_id) else request.project_id
+        self._waiting.setdefault((_shape(request, flavors), project), (request, flavors))
+
+    def _taken_first(self) -> bool:
+        """Whether a job that waits ahead would fit now (the next cycle gives it the GPUs first)."""
+        for request, flavors in self._waiting.values():
+            allowed = tuple(f for f in flavors if self.ledger.check(request, f).allowed)
+            if allowed and self.reservations.fits_with_own(request, allowed):
+                return True
+        return False
 
     def _capacity_blocked(self, request: JobRequest, flavors: tuple[str, ...]) -> tuple[HoldKind, str] | None:
         """Reserve for the job if it is the first blocked one (None), else why it waits."""
@@ -342,4 +348,4 @@ class _Cycle:
         )
 
     def _hold(self, request: JobRequest, kind: HoldKind, reason: str) -> None:
-        self.out.append(Hold(request.job_id, reason, kind))
+        self.out.append(self._holds(request.job_id, kind, reason))

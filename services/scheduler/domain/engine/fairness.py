@@ -8,7 +8,7 @@ simulator) keeps the decayed history between cycles with `decay_usage` and passe
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 # Entries that decayed below this many GPU-seconds are dropped, so the history stays small.
 _NEGLIGIBLE_GPU_S = 1e-6
@@ -63,6 +63,14 @@ class ResourceUsage:
 
     def add(self, resource: str, amount: float) -> None:
         self.amounts[resource] = self.amounts.get(resource, 0.0) + amount
+
+    def without(self, amounts: Iterable[tuple[str, float]]) -> ResourceUsage:
+        """A copy with `amounts` (resource, amount) taken off."""
+        rest = ResourceUsage()
+        rest.amounts = dict(self.amounts)
+        for resource, amount in amounts:
+            rest.add(resource, -amount)
+        return rest
 
     def dominant_share(self, capacity: Mapping[str, float]) -> float:
         """The largest fraction of any resource's capacity this usage holds (DRF's dominant share)."""

@@ -7,9 +7,10 @@ flavor (a MIG slice is asked for by name).
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
+from services.scheduler.domain.engine.fairness import CPU_RESOURCE, MEMORY_RESOURCE, gpu_resource
+from services.scheduler.domain.engine.fleet_state import State
 from services.scheduler.domain.engine.model import WHOLE_GPU, JobRequest, Node
 
 
@@ -42,6 +43,23 @@ class FleetFlavors:
         self._whole = tuple(f for f in self.flavors if ":" not in f)
         self._acceptable: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._capacity: dict[tuple[object, ...], tuple[bool, int]] = {}
+        self._totals: dict[str, float] | None = None
+
+    def capacity(self) -> dict[str, float]:
+        """Each resource's total over schedulable nodes (DRF's denominators): GPU thousandths per
+        flavor, CPU, memory. Computed once per fleet."""
+        if self._totals is None:
+            totals: dict[str, float] = {}
+            for node in self.nodes:
+                if not node.schedulable:
+                    continue
+                for flavor, count in node_flavor_counts(node).items():
+                    key = gpu_resource(flavor)
+                    totals[key] = totals.get(key, 0.0) + count * WHOLE_GPU
+                totals[CPU_RESOURCE] = totals.get(CPU_RESOURCE, 0.0) + node.cpu_milli
+                totals[MEMORY_RESOURCE] = totals.get(MEMORY_RESOURCE, 0.0) + node.memory_mib
+            self._totals = totals
+        return dict(self._totals)
 
     def acceptable(self, request: JobRequest) -> tuple[str, ...]:
         """The fleet's flavors the job accepts, in the job's order of preference."""
@@ -95,12 +113,12 @@ class FleetFlavors:
         return any_node, total
 
 
-_last = threading.local()
-
-
-def fleet_flavors(nodes: tuple[Node, ...]) -> FleetFlavors:
-    """The FleetFlavors of the nodes, reused while the fleet stays the same (it rarely changes)."""
-    cached: FleetFlavors | None = getattr(_last, "fleet", None)
+def fleet_flavors(nodes: tuple[Node, ...], state: State | None = None) -> FleetFlavors:
+    """The FleetFlavors of the nodes, kept in `state` (see fleet_state) while the fleet stays the
+    same (it rarely changes)."""
+    cached: FleetFlavors | None = None if state is None else state.get("fleet_flavors")
     if cached is None or not (cached.nodes is nodes or cached.nodes == nodes):
-        cached = _last.fleet = FleetFlavors(nodes)
+        cached = FleetFlavors(nodes)
+        if state is not None:
+            state["fleet_flavors"] = cached
     return cached

@@ -2,17 +2,19 @@
 
 Building the cluster state of a 1,250-node fleet with thousands of running jobs costs more than the
 rest of a cycle, and from one cycle to the next only a few jobs start or end. So the engine keeps the
-state of its last cycle (per thread) and brings it up to date by difference: jobs that ended are
-released, jobs that started are committed. The result is the state `ClusterState.from_snapshot` would
+state of its last cycle (per thread and fleet, see fleet_state) and brings it up to date by
+difference: jobs that ended are released, jobs that started are committed. The result is the state `ClusterState.from_snapshot` would
 build (its target workload too), so decide() stays a function of its snapshot.
 """
 
 from __future__ import annotations
 
-import threading
+from operator import attrgetter
 
+from services.scheduler.domain.engine.fleet_state import State
 from services.scheduler.domain.engine.model import JobRequest, Node, ReplicaPlacement, RunningJob
 from services.scheduler.domain.engine.placement_api import ClusterView, PlacementPolicy
+from services.scheduler.domain.engine.running_index import RunningIndex
 
 
 def named_placement(name: str) -> PlacementPolicy:
@@ -48,76 +50,112 @@ Committed = dict[str, tuple[JobRequest, tuple[ReplicaPlacement, ...]]]  # job id
 
 
 class _Kept:
-    """A cluster state on `nodes` holding exactly `committed`, and the replica shapes of those jobs
-    (the target workload from_snapshot would learn from them)."""
+    """A cluster state on `nodes` holding exactly `committed`, the replica shapes of those jobs (the
+    target workload from_snapshot would learn from them), and the running jobs of a RunningIndex at a
+    generation, besides the jobs placed since (`placed`, by id)."""
 
-    __slots__ = ("cluster", "committed", "nodes", "shapes")
+    __slots__ = ("cluster", "committed", "generation", "index", "nodes", "placed", "shapes")
 
     def __init__(
-        self, nodes: tuple[Node, ...], cluster: ClusterView, committed: Committed, shapes: ShapeCounts
+        self,
+        nodes: tuple[Node, ...],
+        cluster: ClusterView,
+        committed: Committed,
+        shapes: ShapeCounts,
+        index: RunningIndex,
     ) -> None:
         self.nodes = nodes
         self.cluster = cluster
         self.committed = committed
         self.shapes = shapes
+        self.index, self.generation = index, index.generation
+        self.placed: list[str] = []
 
 
-_local = threading.local()
+_job_id = attrgetter("request.job_id")
 
 
-def checkout_cluster(nodes: tuple[Node, ...], running: tuple[RunningJob, ...]) -> ClusterView:
-    """The cluster state of the nodes with `running` committed; hand it back with `checkin_cluster`."""
+def checkout_cluster(
+    state: State, nodes: tuple[Node, ...], running: tuple[RunningJob, ...], index: RunningIndex
+) -> ClusterView:
+    """The cluster state of the nodes with `running` committed, kept in `state` (see fleet_state);
+    hand it back with `checkin_cluster`. `index` indexes `running`: what changed since the last
+    checkout is what it saw change, if it was brought up to date once since (as each cycle does),
+    else the state is built afresh."""
     from services.scheduler.domain.engine.placement.cluster import ClusterState
     from services.scheduler.domain.engine.placement.workload import ReplicaShape, WorkloadDistribution
 
-    kept: _Kept | None = getattr(_local, "kept", None)
-    _local.kept = None  # checked out: a failure before check-in must not leave a half-changed state
-    current: Committed = {job.request.job_id: (job.request, job.placements) for job in running}
-    if kept is None or not (kept.nodes is nodes or kept.nodes == nodes):
+    # Checked out: a failure before check-in must not leave a half-changed state behind.
+    kept: _Kept | None = state.pop("kept_cluster", None)
+    unique = len(index.job_counts) == len(running)  # else from_snapshot counts every entry
+    if (
+        kept is None
+        or not unique
+        or not (kept.nodes is nodes or kept.nodes == nodes)
+        or kept.index is not index
+        or kept.generation + 1 != index.generation
+        or index.last_diff is None
+    ):
         cluster = ClusterState.from_snapshot(nodes, running)
+        current: Committed = {job.request.job_id: (job.request, job.placements) for job in running}
         shapes: ShapeCounts = {}
         for request, _ in current.values():
             _count(shapes, ReplicaShape.of(request), request, 1)
-        _local.out = _Kept(nodes, cluster, current, shapes)
+        state["checked_out"] = _Kept(nodes, cluster, current, shapes, index)
         return cluster
     kept_cluster = kept.cluster
     assert isinstance(kept_cluster, ClusterState)
     cluster = kept_cluster
-    by_id = {n.node_id: n for n in nodes}
-    committed, shapes = kept.committed, kept.shapes
-    for job_id, (request, placements) in committed.items():
-        now = current.get(job_id)
-        if now is None or not (_same(now[0], request) and _same(now[1], placements)):
-            cluster.release(request, counted_placements(by_id, placements))
-            _count(shapes, ReplicaShape.of(request), request, -1)
-    for job_id, (request, placements) in current.items():
-        before = committed.get(job_id)
-        if before is None or not (_same(before[0], request) and _same(before[1], placements)):
+    added, removed = index.last_diff
+    # Only jobs that started, ended, changed or were placed since can differ from what is committed.
+    now_by_id = {job.request.job_id: (job.request, job.placements) for job in added}
+    changed = {*now_by_id, *map(_job_id, removed), *kept.placed}
+    if changed:
+        by_id = {n.node_id: n for n in nodes}
+        committed, shapes = kept.committed, kept.shapes
+        starting = []
+        for job_id in sorted(changed):  # released first: a job that started may use what one left
+            before, now = committed.pop(job_id, None), now_by_id.get(job_id)
+            if (
+                before is not None
+                and now is not None
+                and _same(before[0], now[0])
+                and _same(before[1], now[1])
+            ):
+                committed[job_id] = before
+                continue
+            if before is not None:
+                cluster.release(before[0], counted_placements(by_id, before[1]))
+                _count(shapes, ReplicaShape.of(before[0]), before[0], -1)
+            if now is not None:
+                starting.append((job_id, now))
+        for job_id, (request, placements) in starting:
             cluster.commit(request, counted_placements(by_id, placements))
             _count(shapes, ReplicaShape.of(request), request, 1)
+            committed[job_id] = (request, placements)
     # A fresh target workload of what runs, as from_snapshot learns it.
     workload = WorkloadDistribution()
-    for (shape, models), replicas in shapes.items():
+    for (shape, models), replicas in kept.shapes.items():
         workload.add(shape, models, replicas)  # type: ignore[arg-type]
     cluster.workload = workload
-    _local.out = _Kept(nodes, cluster, current, shapes)
+    state["checked_out"] = _Kept(nodes, cluster, kept.committed, kept.shapes, index)
     return cluster
 
 
 def checkin_cluster(
-    cluster: ClusterView, placed: list[tuple[JobRequest, tuple[ReplicaPlacement, ...]]]
+    state: State, cluster: ClusterView, placed: list[tuple[JobRequest, tuple[ReplicaPlacement, ...]]]
 ) -> None:
     """Keep the checked-out cluster for the next cycle. It must hold what ran at checkout plus
     `placed` (this cycle's Place decisions, most likely running by the next cycle) and nothing else."""
     from services.scheduler.domain.engine.placement.workload import ReplicaShape
 
-    kept: _Kept = _local.out
-    _local.out = None
+    kept: _Kept = state.pop("checked_out")
     assert kept.cluster is cluster
     for request, placements in placed:
         kept.committed[request.job_id] = (request, placements)
+        kept.placed.append(request.job_id)
         _count(kept.shapes, ReplicaShape.of(request), request, 1)
-    _local.kept = kept
+    state["kept_cluster"] = kept
 
 
 def _same(a: object, b: object) -> bool:

@@ -158,20 +158,27 @@ class QuotaLedger:
 
     def add(self, request: JobRequest, flavor: str, sign: int = 1) -> None:
         """Count the job's usage (sign=1) or stop counting it (sign=-1)."""
-        queue = request.project_id
+        self.add_usage(
+            request.project_id,
+            flavor,
+            sign * request.gpu_demand_milli,
+            sign * request.cpu_milli_per_replica * request.replicas,
+            sign * request.memory_mib_per_replica * request.replicas,
+        )
+
+    def add_usage(self, queue: str, flavor: str, gpu_milli: int, cpu_milli: int, memory_mib: int) -> None:
+        """Count usage of a queue on a flavor (negative: stop counting it), of one job or of many."""
         spec = self._specs.get(queue)
         if spec is None or queue in self._unlimited:
             return
         self.version += 1
-        self._cpu[queue] = self._cpu.get(queue, 0) + sign * request.cpu_milli_per_replica * request.replicas
-        self._memory[queue] = (
-            self._memory.get(queue, 0) + sign * request.memory_mib_per_replica * request.replicas
-        )
+        self._cpu[queue] = self._cpu.get(queue, 0) + cpu_milli
+        self._memory[queue] = self._memory.get(queue, 0) + memory_mib
         quota = self._quota.get((queue, flavor))
         if quota is None:
             return
         used = self._gpu.get((queue, flavor), 0)
-        after = used + sign * request.gpu_demand_milli
+        after = used + gpu_milli
         self._gpu[(queue, flavor)] = after
         if spec.cohort is not None:
             key = (spec.cohort, flavor)

@@ -44,8 +44,10 @@ class Workspace:
         cluster: ClusterView,
         placement: PlacementPolicy,
         running: Callable[[], Iterable[Holding]],
+        running_on: Callable[[str], Iterable[RunningJob]],
     ) -> None:
-        """`running`: the holdings of what runs (already in `cluster`), made when first needed."""
+        """`running`: the holdings of what runs (already in `cluster`), made when first needed;
+        `running_on`: the running jobs with a replica on a node."""
         self.cluster = cluster
         self.placement = placement
         self.nodes = fleet.by_id
@@ -53,10 +55,10 @@ class Workspace:
         self._all_usable = fleet.all_usable
         # Only preemption and reservations look at what runs, job by job: most cycles never do.
         self._running = running
+        self._running_on = running_on
         self._holdings: dict[str, Holding] | None = None
         self._placed: list[Holding] = []
-        # Jobs per node, built on first use (only reservations and preemption ask per node).
-        self._node_jobs: dict[str, list[str]] | None = None
+        self._placed_on: dict[str, list[Holding]] = {}  # node -> jobs placed this cycle with a replica there
         self.placement_calls = 0
 
     # 1. Holdings -----------------------------------------------------------------------------------
@@ -65,11 +67,13 @@ class Workspace:
     def holdings(self) -> dict[str, Holding]:
         """Every job holding GPUs: what runs, and what this cycle placed."""
         if self._holdings is None:
-            self._holdings = {}
-            all_usable = self._all_usable
-            for holding in self._running():
-                holding.counted = holding.placements if all_usable else self._counted(holding.placements)
-                self._holdings[holding.request.job_id] = holding
+            if self._all_usable:  # counted as they are (the default)
+                self._holdings = {h.request.job_id: h for h in self._running()}
+            else:
+                self._holdings = {}
+                for holding in self._running():
+                    holding.counted = self._counted(holding.placements)
+                    self._holdings[holding.request.job_id] = holding
             for holding in self._placed:
                 self._holdings[holding.request.job_id] = holding
         return self._holdings
@@ -80,18 +84,12 @@ class Workspace:
         self._placed.append(holding)
         if self._holdings is not None:
             self._holdings[holding.request.job_id] = holding
-        if self._node_jobs is not None:
-            self._index(holding)
+        for node_id in {p.node_id for p in holding.placements}:
+            self._placed_on.setdefault(node_id, []).append(holding)
         self.cluster.commit(holding.request, holding.counted)
 
     def placed_this_cycle(self) -> list[Holding]:
         return self._placed
-
-    def _index(self, holding: Holding) -> None:
-        assert self._node_jobs is not None
-        job_id = holding.request.job_id
-        for node_id in {p.node_id for p in holding.placements}:
-            self._node_jobs.setdefault(node_id, []).append(job_id)
 
     def release(self, holding: Holding) -> None:
         self.cluster.release(holding.request, holding.counted)
@@ -133,14 +131,10 @@ class Workspace:
         for index in node.unhealthy_gpus:
             if 0 <= index < node.gpu_count:
                 used[index] = WHOLE_GPU
-        if self._node_jobs is None:
-            self._node_jobs = {}
-            for holding in self.holdings.values():
-                self._index(holding)
-        for job_id in self._node_jobs.get(node_id, ()):
-            if job_id in exclude:
+        for job in (*self._running_on(node_id), *self._placed_on.get(node_id, ())):
+            if job.request.job_id in exclude:
                 continue
-            for p in self.holdings[job_id].placements:
+            for p in job.placements:
                 if p.node_id == node_id:
                     for index in p.gpu_indices:
                         used[index] += p.gpu_milli

@@ -120,6 +120,16 @@ def test_keeping_the_engine_cluster_between_cycles_changes_nothing():
     assert incremental.summary["preemptions"] > 0  # the state was exercised by releases too
 
 
+@pytest.mark.parametrize("queueing", ["fifo", "priority", "drf", "las"])
+def test_preemption_never_goes_round_in_circles(queueing):
+    # An overloaded pool with three priority classes: under FIFO, jobs used to preempt older ones,
+    # which took their GPUs straight back, hundreds of times each, and nothing finished.
+    jobs = list(generate(TraceSpec(jobs=200, cluster_gpus=16, load=1.2, max_replicas_gpus=8), seed=5))
+    result, _ = simulate(jobs, 2, 8, PoolPolicy(queueing=queueing), max_cycles=5000)
+    assert result.summary["unfinished"] == 0
+    assert sum(job.preemptions for job in result.jobs) < len(jobs)
+
+
 def test_queues_default_to_one_per_project():
     jobs = (trace_job("a", 0, 1, 1, tenant="t1"), trace_job("b", 0, 1, 1, tenant="t2"))
     assert [(q.queue_id, q.tenant_id) for q in default_queues(jobs)] == [("t1-p", "t1"), ("t2-p", "t2")]

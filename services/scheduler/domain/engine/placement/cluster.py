@@ -76,6 +76,7 @@ class NodeState:
         "mem_free",
         "node",
         "order",
+        "usable",
     )
 
     def __init__(self, node: Node, order: int) -> None:
@@ -83,21 +84,22 @@ class NodeState:
         self.order = order
         self.free = [0] * node.gpu_count  # unusable GPUs stay at 0 and belong to no flavor
         self.flavor_gpus = usable_gpus_by_flavor(node)
-        for indices in self.flavor_gpus.values():
-            for index in indices:
-                self.free[index] = WHOLE_GPU
+        self.usable = frozenset(i for indices in self.flavor_gpus.values() for i in indices)
+        for index in self.usable:
+            self.free[index] = WHOLE_GPU
         self.cpu_tracked = node.cpu_milli > 0
         self.cpu_free = node.cpu_milli if node.cpu_milli > 0 else UNTRACKED
         self.mem_free = node.memory_mib if node.memory_mib > 0 else UNTRACKED
         self.domains = (("nvlink", node.nvlink_domain), ("rack", node.rack))
         self.keys: dict[str, tuple[Sig, Res]] = {}  # index name -> the group the node is in
 
-    def sig(self, flavor: str) -> Sig:
+    def sigs(self) -> tuple[tuple[str, Sig], ...]:
+        """The signature of each flavor on the node (the CPU index's signature), in one pass."""
         free = self.free
-        return tuple(sorted([free[i] for i in self.flavor_gpus[flavor]], reverse=True))
-
-    def all_sigs(self) -> Sig:
-        return tuple((flavor, self.sig(flavor)) for flavor in self.flavor_gpus)
+        return tuple(
+            (flavor, tuple(sorted([free[i] for i in indices], reverse=True)))
+            for flavor, indices in self.flavor_gpus.items()
+        )
 
     @property
     def res(self) -> Res:
@@ -235,7 +237,7 @@ class ClusterState:
 
     @staticmethod
     def _usable(state: NodeState, index: int) -> bool:
-        return any(index in indices for indices in state.flavor_gpus.values())
+        return index in state.usable
 
     def _apply(self, state: NodeState, gpus: list[tuple[int, int]], cpu: int, mem: int) -> None:
         """Add `gpus` (index, thousandths), `cpu` and `mem` (negative to take) and re-index the node."""
@@ -258,8 +260,8 @@ class ClusterState:
 
     def _index(self, state: NodeState) -> None:
         res = state.res
-        for flavor in state.flavor_gpus:
-            sig = state.sig(flavor)
+        sigs = state.sigs()
+        for flavor, sig in sigs:
             self.indices[flavor].add(sig, res, state.order)
             state.keys[flavor] = (sig, res)
             whole = sig.count(WHOLE_GPU)
@@ -267,7 +269,6 @@ class ClusterState:
                 if domain is not None:
                     key = (level, domain, flavor)
                     self.domain_free[key] = self.domain_free.get(key, 0) + whole
-        sigs = state.all_sigs()
         self.cpu_index.add(sigs, res, state.order)
         state.keys[CPU_INDEX] = (sigs, res)
 

@@ -8,7 +8,7 @@ every admission back to the order before asking for the next job.
 from __future__ import annotations
 
 from services.scheduler.domain.engine.queueing.base import JobOrder, Rank, RankFn
-from services.scheduler.domain.engine.queueing.build import build_order, rank_function
+from services.scheduler.domain.engine.queueing.build import build_order, priority_rank, rank_function
 
 QUEUEING_POLICIES: dict[str, str] = {
     "fifo": "first come, first served: jobs in submission order",
@@ -19,4 +19,12 @@ QUEUEING_POLICIES: dict[str, str] = {
     "fewest first; preempts jobs that received more",
 }
 
-__all__ = ["QUEUEING_POLICIES", "JobOrder", "Rank", "RankFn", "build_order", "rank_function"]
+__all__ = [
+    "QUEUEING_POLICIES",
+    "JobOrder",
+    "Rank",
+    "RankFn",
+    "build_order",
+    "priority_rank",
+    "rank_function",
+]

@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from services.scheduler.domain.engine.fairness import CPU_RESOURCE, MEMORY_RESOURCE, gpu_resource
-from services.scheduler.domain.engine.flavors import node_flavor_counts
-from services.scheduler.domain.engine.model import WHOLE_GPU, JobRequest, Snapshot
+from services.scheduler.domain.engine.flavors import fleet_flavors
+from services.scheduler.domain.engine.model import JobRequest, RunningJob, Snapshot
 from services.scheduler.domain.engine.policy import PoolPolicy
 from services.scheduler.domain.engine.queueing.base import (
     JobOrder,
     RankFn,
     StaticOrder,
-    fifo_key,
 )
-from services.scheduler.domain.engine.queueing.drf import DrfOrder
+from services.scheduler.domain.engine.queueing.drf import DrfOrder, Held
 from services.scheduler.domain.engine.queueing.las import las_key, las_level
 
 
-def build_order(policy: PoolPolicy, snapshot: Snapshot, eligible: Sequence[JobRequest]) -> JobOrder:
-    """The order of this cycle's eligible pending jobs under the pool's queueing policy."""
+def build_order(
+    policy: PoolPolicy,
+    snapshot: Snapshot,
+    eligible: Sequence[JobRequest],
+    held: Iterable[Held] | None = None,
+    capacity: Mapping[str, float] | None = None,
+) -> JobOrder:
+    """The order of this cycle's eligible pending jobs under the pool's queueing policy. For DRF:
+    `held`, what the running jobs hold (as the RunningIndex sums it), and the fleet's `capacity` (as
+    FleetFlavors has it), from the snapshot when not given."""
     name = policy.queueing
     if name == "fifo":
-        return StaticOrder(list(eligible), fifo_key)
+        return StaticOrder.by_submission(list(eligible))
     if name == "priority":
         return StaticOrder.by_priority(list(eligible))
     if name == "las":
@@ -32,8 +38,8 @@ def build_order(policy: PoolPolicy, snapshot: Snapshot, eligible: Sequence[JobRe
     if name == "drf":
         return DrfOrder(
             eligible,
-            ((r.request, r.flavor) for r in snapshot.running),
-            capacity=fleet_capacity(snapshot),
+            held if held is not None else held_by(snapshot.running),
+            capacity=capacity if capacity is not None else fleet_flavors(snapshot.nodes).capacity(),
             queue_weights={q.queue_id: q.weight for q in snapshot.queues},
             queue_tenants={q.queue_id: q.tenant_id for q in snapshot.queues},
             tenant_weights=dict(policy.tenant_weights),
@@ -54,21 +60,24 @@ def rank_function(policy: PoolPolicy, snapshot: Snapshot) -> RankFn:
 
         return las_rank
 
-    def priority_rank(job: JobRequest) -> tuple[float, ...]:
-        return (job.priority,)
-
     return priority_rank
 
 
-def fleet_capacity(snapshot: Snapshot) -> dict[str, float]:
-    """Each resource's total over schedulable nodes: GPU thousandths per flavor, CPU, memory."""
-    capacity: dict[str, float] = {}
-    for node in snapshot.nodes:
-        if not node.schedulable:
-            continue
-        for flavor, count in node_flavor_counts(node).items():
-            key = gpu_resource(flavor)
-            capacity[key] = capacity.get(key, 0.0) + count * WHOLE_GPU
-        capacity[CPU_RESOURCE] = capacity.get(CPU_RESOURCE, 0.0) + node.cpu_milli
-        capacity[MEMORY_RESOURCE] = capacity.get(MEMORY_RESOURCE, 0.0) + node.memory_mib
-    return capacity
+def priority_rank(job: JobRequest) -> tuple[float, ...]:
+    """The rank of every policy but LAS: a function of the request alone."""
+    return (job.priority,)
+
+
+def held_by(running: Iterable[RunningJob]) -> list[Held]:
+    """What each running job holds, one by one."""
+    return [
+        (
+            job.request.tenant_id,
+            job.request.project_id,
+            job.flavor,
+            job.request.gpu_demand_milli,
+            job.request.cpu_milli_per_replica * job.request.replicas,
+            job.request.memory_mib_per_replica * job.request.replicas,
+        )
+        for job in running
+    ]

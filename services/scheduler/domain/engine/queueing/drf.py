@@ -23,6 +23,10 @@ from services.scheduler.domain.engine.fairness import (
 from services.scheduler.domain.engine.model import JobRequest
 from services.scheduler.domain.engine.queueing.base import priority_key
 
+# What running jobs of a queue hold on a flavor: (tenant, queue, flavor, GPU thousandths, CPU milli,
+# memory MiB), one job's or a sum of several.
+Held = tuple[str, str, str, int, int, int]
+
 
 class _Party:
     """A tenant or a queue: its usage, the history share and weight that go into its share."""
@@ -34,15 +38,17 @@ class _Party:
         self.history = 0.0
         self.weight = weight
 
-    def share(self, capacity: Mapping[str, float]) -> float:
-        return (self.usage.dominant_share(capacity) + self.history) / self.weight
+    def share(self, capacity: Mapping[str, float], less: tuple[tuple[str, float], ...] = ()) -> float:
+        """Its weighted share; with `less` (resource, amount) taken off its usage if given."""
+        usage = self.usage.without(less) if less else self.usage
+        return (usage.dominant_share(capacity) + self.history) / self.weight
 
 
 class DrfOrder:
     def __init__(
         self,
         pending: Iterable[JobRequest],
-        held: Iterable[tuple[JobRequest, str]],
+        held: Iterable[Held],
         capacity: Mapping[str, float],
         queue_weights: Mapping[str, float],
         queue_tenants: Mapping[str, str],
@@ -50,7 +56,7 @@ class DrfOrder:
         usage_history: Mapping[str, float],
         half_life_s: float,
     ) -> None:
-        """`held`: what runs now, as (request, flavor); `capacity` per resource (see fairness);
+        """`held`: what runs now, summed or job by job; `capacity` per resource (see fairness);
         `queue_tenants`: the tenant of each configured queue (for history of queues with no pending job)."""
         self._capacity = capacity
         total_gpus = sum(v for k, v in capacity.items() if k.startswith("gpu:")) / 1000
@@ -66,8 +72,15 @@ class DrfOrder:
             self._party(job)
         for jobs in self._jobs.values():
             jobs.sort(key=priority_key, reverse=True)
-        for request, flavor in held:
-            self._charge(request, flavor)
+        for held_tenant, held_queue, flavor, gpu_milli, cpu_milli, memory_mib in held:
+            amounts = (
+                (gpu_resource(flavor), gpu_milli),
+                (CPU_RESOURCE, cpu_milli),
+                (MEMORY_RESOURCE, memory_mib),
+            )
+            for party in self._parties(held_queue, held_tenant):
+                for resource, amount in amounts:
+                    party.usage.add(resource, amount)
         for queue_id, decayed in usage_history.items():
             share = history_share(decayed, total_gpus, half_life_s)
             queue = self._queues.get(queue_id)
@@ -78,22 +91,37 @@ class DrfOrder:
                 tenant.history += share
 
     def _party(self, job: JobRequest) -> tuple[_Party, _Party]:
-        queue = self._queues.get(job.project_id)
+        return self._parties(job.project_id, job.tenant_id)
+
+    def _parties(self, queue_id: str, tenant_id: str) -> tuple[_Party, _Party]:
+        queue = self._queues.get(queue_id)
         if queue is None:
-            queue = self._queues[job.project_id] = _Party(self._queue_weights.get(job.project_id, 1.0))
-        tenant = self._tenants.get(job.tenant_id)
+            queue = self._queues[queue_id] = _Party(self._queue_weights.get(queue_id, 1.0))
+        tenant = self._tenants.get(tenant_id)
         if tenant is None:
-            tenant = self._tenants[job.tenant_id] = _Party(self._tenant_weights.get(job.tenant_id, 1.0))
+            tenant = self._tenants[tenant_id] = _Party(self._tenant_weights.get(tenant_id, 1.0))
         return queue, tenant
 
     def _charge(self, request: JobRequest, flavor: str) -> None:
         for party in self._party(request):
-            party.usage.add(gpu_resource(flavor), request.gpu_demand_milli)
-            party.usage.add(CPU_RESOURCE, request.cpu_milli_per_replica * request.replicas)
-            party.usage.add(MEMORY_RESOURCE, request.memory_mib_per_replica * request.replicas)
+            for resource, amount in _demand(request, flavor):
+                party.usage.add(resource, amount)
 
     def admitted(self, request: JobRequest, flavor: str) -> None:
         self._charge(request, flavor)
+
+    def ahead_of(self, request: JobRequest, victim: JobRequest, victim_flavor: str) -> bool:
+        """Within a queue, priority order; across queues (tenants), the lower share with the victim's
+        usage gone, as the next cycle would compare them."""
+        if victim.project_id == request.project_id:
+            return priority_key(request) < priority_key(victim)
+        capacity, freed = self._capacity, _demand(victim, victim_flavor)
+        (queue, tenant), (victim_queue, victim_tenant) = self._party(request), self._party(victim)
+        if victim.tenant_id == request.tenant_id:
+            mine, theirs = (queue.share(capacity), request.project_id), (victim_queue, victim.project_id)
+        else:
+            mine, theirs = (tenant.share(capacity), request.tenant_id), (victim_tenant, victim.tenant_id)
+        return mine < (theirs[0].share(capacity, freed), theirs[1])
 
     def __iter__(self) -> Iterator[JobRequest]:
         capacity = self._capacity
@@ -118,3 +146,12 @@ class DrfOrder:
                 heapq.heappush(queues, (self._queues[queue_id].share(capacity), queue_id))
             if queues:
                 heapq.heappush(tenants, (self._tenants[tenant_id].share(capacity), tenant_id))
+
+
+def _demand(request: JobRequest, flavor: str) -> tuple[tuple[str, float], ...]:
+    """What the job holds on `flavor`, per DRF resource."""
+    return (
+        (gpu_resource(flavor), request.gpu_demand_milli),
+        (CPU_RESOURCE, request.cpu_milli_per_replica * request.replicas),
+        (MEMORY_RESOURCE, request.memory_mib_per_replica * request.replicas),
+    )

@@ -1,0 +1,255 @@
+"""Budgets per project and tenant, and webhook endpoints for billing events (docs/billing-events.md).
+
+Setting either is accepted here and applied by metering shortly after; reading shows what metering
+holds: each budget with its period's spend and the forecast of the period's end spend, each endpoint
+with its delivery log.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, Field
+
+from services.gateway.adapters.http.dependencies import CurrentPrincipal, UseCases
+from services.gateway.adapters.http.schemas import RequestBody
+from services.gateway.app.billing_controls import DEFAULT_THRESHOLDS, RegisterWebhook, SetBudget
+from shared.events.gateway import BudgetSet
+
+router = APIRouter(prefix="/v1")
+
+OnExhaustion = Literal["continue", "stop"]
+
+
+class SetBudgetRequest(RequestBody):
+    amount: Decimal = Field(description="the budget per billing period (a calendar month, UTC)")
+    currency: str | None = Field(default=None, description="defaults to the tenant's currency")
+    thresholds_percent: list[Decimal] = Field(
+        default_factory=lambda: list(DEFAULT_THRESHOLDS),
+        description="spend crossing each percentage of the amount emits BudgetThresholdCrossed",
+    )
+    hard_cap: bool = Field(default=False, description="reaching the amount exhausts the budget: no new work")
+    on_exhaustion: OnExhaustion = Field(
+        default="continue", description="what running work does once the budget is exhausted"
+    )
+
+
+class BudgetSetResponse(BaseModel):
+    budget_id: str
+    tenant_id: str
+    project_id: str | None
+    amount: Decimal
+    currency: str
+    thresholds_percent: list[Decimal]
+    hard_cap: bool
+    on_exhaustion: OnExhaustion
+    set_at: datetime
+
+    @classmethod
+    def of(cls, event: BudgetSet) -> BudgetSetResponse:
+        return cls(
+            budget_id=event.budget_id,
+            tenant_id=event.tenant_id,
+            project_id=event.project_id,
+            amount=event.amount,
+            currency=event.currency,
+            thresholds_percent=event.thresholds_percent,
+            hard_cap=event.hard_cap,
+            on_exhaustion=event.on_exhaustion,
+            set_at=event.occurred_at,
+        )
+
+
+class BudgetStatusFields(BaseModel):
+    budget_id: str
+    project_id: str | None
+    amount: Decimal
+    currency: str
+    thresholds_percent: list[Decimal]
+    hard_cap: bool
+    on_exhaustion: OnExhaustion
+    set_at: datetime
+    spend: Decimal = Field(description="the period's spend so far")
+    spend_as_of: datetime | None = Field(description="when the invoice the spend was read off was built")
+    forecast_spend: Decimal = Field(description="the period's end spend at the burn rate so far")
+    forecast_percent: Decimal
+    thresholds_crossed: list[Decimal]
+    exhausted: bool
+
+
+class BudgetResponse(BudgetStatusFields):
+    tenant_id: str
+    period: str
+
+
+class BudgetList(BaseModel):
+    tenant_id: str
+    period: str
+    items: list[BudgetStatusFields]
+
+
+class RegisterWebhookRequest(RequestBody):
+    url: str = Field(description="an absolute http(s) URL that receives POSTs")
+    secret: str | None = Field(default=None, description="signs deliveries; left out, one is generated")
+    event_types: list[str] = Field(default_factory=list, description="CloudEvents types; empty: every one")
+
+
+class WebhookCreatedResponse(BaseModel):
+    endpoint_id: str
+    tenant_id: str
+    url: str
+    event_types: list[str]
+    secret: str | None = Field(description="the generated secret, shown only this once; null when given")
+
+
+class WebhookResponse(BaseModel):
+    endpoint_id: str
+    url: str
+    event_types: list[str]
+    active: bool
+    set_at: datetime
+
+
+class WebhookList(BaseModel):
+    tenant_id: str
+    items: list[WebhookResponse]
+
+
+class AttemptResponse(BaseModel):
+    attempt: int
+    attempted_at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+    next_retry_at: datetime | None
+
+
+class DeliveryResponse(BaseModel):
+    delivery_id: int
+    endpoint_id: str
+    event_id: UUID
+    event_type: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    finished_at: datetime | None
+    attempt_log: list[AttemptResponse]
+
+
+class DeliveryList(BaseModel):
+    tenant_id: str
+    items: list[DeliveryResponse]
+
+
+class RemovalAccepted(BaseModel):
+    tenant_id: str
+    endpoint_id: str
+
+
+def _set_budget(body: SetBudgetRequest, tenant_id: str | None, project_id: str | None) -> SetBudget:
+    return SetBudget(
+        tenant_id=tenant_id,
+        project_id=project_id,
+        amount=body.amount,
+        currency=body.currency,
+        thresholds_percent=tuple(body.thresholds_percent),
+        hard_cap=body.hard_cap,
+        on_exhaustion=body.on_exhaustion,
+    )
+
+
+@router.put("/projects/{project_id}/budget", response_model=BudgetSetResponse, tags=["budgets"])
+async def set_project_budget(
+    project_id: str, body: SetBudgetRequest, principal: CurrentPrincipal, use_cases: UseCases
+) -> BudgetSetResponse:
+    """The tenant's admin or the operator: the project's budget per period, from now on."""
+    event = await use_cases.billing_controls.set_budget(principal, _set_budget(body, None, project_id))
+    return BudgetSetResponse.of(event)
+
+
+@router.put("/tenants/{tenant_id}/budget", response_model=BudgetSetResponse, tags=["budgets"])
+async def set_tenant_budget(
+    tenant_id: str, body: SetBudgetRequest, principal: CurrentPrincipal, use_cases: UseCases
+) -> BudgetSetResponse:
+    """The tenant's admin or the operator: the budget of the tenant's whole spend per period."""
+    event = await use_cases.billing_controls.set_budget(principal, _set_budget(body, tenant_id, None))
+    return BudgetSetResponse.of(event)
+
+
+@router.get("/projects/{project_id}/budget", response_model=BudgetResponse, tags=["budgets"])
+async def get_project_budget(project_id: str, principal: CurrentPrincipal, use_cases: UseCases) -> Any:
+    return await use_cases.billing_controls.budget(principal, None, project_id)
+
+
+@router.get("/tenants/{tenant_id}/budget", response_model=BudgetResponse, tags=["budgets"])
+async def get_tenant_budget(tenant_id: str, principal: CurrentPrincipal, use_cases: UseCases) -> Any:
+    return await use_cases.billing_controls.budget(principal, tenant_id, None)
+
+
+@router.get("/budgets", response_model=BudgetList, tags=["budgets"])
+async def list_budgets(
+    principal: CurrentPrincipal,
+    use_cases: UseCases,
+    tenant_id: Annotated[str | None, Query(description="operator only: the tenant")] = None,
+    period: Annotated[str | None, Query(description="YYYY-MM; default: the current period")] = None,
+) -> Any:
+    return await use_cases.billing_controls.budgets(principal, tenant_id, period)
+
+
+@router.post(
+    "/tenants/{tenant_id}/webhooks",
+    status_code=status.HTTP_201_CREATED,
+    response_model=WebhookCreatedResponse,
+    tags=["webhooks"],
+)
+async def register_webhook(
+    tenant_id: str, body: RegisterWebhookRequest, principal: CurrentPrincipal, use_cases: UseCases
+) -> WebhookCreatedResponse:
+    """The tenant's admin or the operator: POST the tenant's billing events to `url`, signed with the
+    secret (header Webhook-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">)."""
+    command = RegisterWebhook(tenant_id, body.url, body.secret, tuple(body.event_types))
+    registered = await use_cases.billing_controls.register_webhook(principal, command)
+    event = registered.event
+    return WebhookCreatedResponse(
+        endpoint_id=event.endpoint_id,
+        tenant_id=event.tenant_id,
+        url=event.url,
+        event_types=event.event_types,
+        secret=registered.generated_secret,
+    )
+
+
+@router.get("/tenants/{tenant_id}/webhooks", response_model=WebhookList, tags=["webhooks"])
+async def list_webhooks(tenant_id: str, principal: CurrentPrincipal, use_cases: UseCases) -> Any:
+    return await use_cases.billing_controls.webhooks(principal, tenant_id)
+
+
+@router.delete(
+    "/tenants/{tenant_id}/webhooks/{endpoint_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RemovalAccepted,
+    tags=["webhooks"],
+)
+async def remove_webhook(
+    tenant_id: str, endpoint_id: str, principal: CurrentPrincipal, use_cases: UseCases
+) -> RemovalAccepted:
+    """Stop delivering to the endpoint; its pending deliveries end as failed."""
+    event = await use_cases.billing_controls.remove_webhook(principal, tenant_id, endpoint_id)
+    return RemovalAccepted(tenant_id=event.tenant_id, endpoint_id=event.endpoint_id)
+
+
+@router.get("/tenants/{tenant_id}/webhooks/deliveries", response_model=DeliveryList, tags=["webhooks"])
+async def list_deliveries(
+    tenant_id: str,
+    principal: CurrentPrincipal,
+    use_cases: UseCases,
+    endpoint_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Any:
+    """The delivery log, newest first: each delivery with every attempt (status code, error, next retry)."""
+    return await use_cases.billing_controls.deliveries(principal, tenant_id, endpoint_id, limit)

@@ -1,0 +1,199 @@
+"""Budgets and webhook endpoints: set through the gateway as events to metering, read back from metering.
+
+Setting one emits an event (BudgetSet, WebhookEndpointSet, WebhookEndpointRemoved) that metering applies
+shortly after; reading asks metering's internal API for what it holds (the spend and forecast of a
+budget, the delivery log of an endpoint).
+
+Who may: a tenant's admin, or the operator, sets budgets and manages webhooks; any key of the tenant
+reads its budgets; only admins read the webhooks and their delivery log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+from services.gateway.app.ports import GatewayStore, GatewayUnitOfWork
+from services.gateway.domain.auth import Principal, Role, require_role, require_tenant_access, scope_tenant
+from services.gateway.domain.billing_controls import (
+    budget_errors,
+    budget_id_for,
+    generate_webhook_secret,
+    new_endpoint_id,
+    webhook_errors,
+)
+from services.gateway.domain.errors import FieldError, GatewayError, InvalidInput, NotFound
+from services.gateway.domain.model import currency_error, period_error
+from shared.clock import Clock
+from shared.events.gateway import BudgetSet, WebhookEndpointRemoved, WebhookEndpointSet
+from shared.events.metering import BILLING_EVENTS
+
+BILLING_EVENT_TYPES = tuple(event_type.TYPE for event_type in BILLING_EVENTS)
+DEFAULT_THRESHOLDS = (Decimal(50), Decimal(80), Decimal(100))
+
+
+class MeteringUnavailable(GatewayError):
+    code = "metering-unavailable"
+    title = "Metering unavailable"
+
+
+class MeteringReader(Protocol):
+    """Metering's internal API; each call returns its JSON body. Raises MeteringUnavailable."""
+
+    async def budgets(self, tenant_id: str, period: str | None) -> dict[str, Any]: ...
+    async def webhooks(self, tenant_id: str) -> dict[str, Any]: ...
+    async def deliveries(self, tenant_id: str, endpoint_id: str | None, limit: int) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class SetBudget:
+    tenant_id: str | None  # a tenant budget names its tenant
+    project_id: str | None  # a project budget names its project (the tenant is the project's)
+    amount: Decimal
+    currency: str | None = None  # None: the tenant's currency
+    thresholds_percent: tuple[Decimal, ...] = DEFAULT_THRESHOLDS
+    hard_cap: bool = False
+    on_exhaustion: Literal["continue", "stop"] = "continue"
+
+
+@dataclass(frozen=True)
+class RegisterWebhook:
+    tenant_id: str
+    url: str
+    secret: str | None = None  # None: generated, and shown once
+    event_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RegisteredWebhook:
+    event: WebhookEndpointSet
+    generated_secret: str | None
+
+
+class BillingControls:
+    def __init__(self, store: GatewayStore, clock: Clock, metering: MeteringReader | None) -> None:
+        self._store = store
+        self._clock = clock
+        self._metering = metering
+
+    async def set_budget(self, principal: Principal, command: SetBudget) -> BudgetSet:
+        require_role(principal, Role.ADMIN)
+        errors = budget_errors(command.amount, command.thresholds_percent)
+        if command.currency is not None and (error := currency_error("currency", command.currency)):
+            errors.append(error)
+        if errors:
+            raise InvalidInput(errors)
+        async with self._store.transaction() as uow:
+            tenant_id, scope_id = await _scope(uow, principal, command.tenant_id, command.project_id)
+            tenant = await uow.tenants.get(tenant_id)
+            if tenant is None:
+                raise NotFound("tenant", tenant_id)
+            currency = command.currency or tenant.currency
+            if currency != tenant.currency:
+                raise InvalidInput.one(
+                    "currency", f"{currency} differs from the tenant's currency {tenant.currency}"
+                )
+            event = BudgetSet(
+                occurred_at=self._clock.now(),
+                tenant_id=tenant_id,
+                budget_id=budget_id_for(scope_id),
+                project_id=command.project_id,
+                amount=command.amount,
+                currency=currency,
+                thresholds_percent=sorted(command.thresholds_percent),
+                hard_cap=command.hard_cap,
+                on_exhaustion=command.on_exhaustion,
+            )
+            await uow.emit(event)
+        return event
+
+    async def budgets(
+        self, principal: Principal, tenant_id: str | None, period: str | None
+    ) -> dict[str, Any]:
+        """The tenant's budgets in the period (default: the current one), with spend and forecast."""
+        scoped = scope_tenant(principal, tenant_id)
+        if scoped is None:
+            raise InvalidInput.one("tenant_id", "the operator must name the tenant", "query")
+        if period is not None and (error := period_error("period", period)):
+            raise InvalidInput([FieldError(error.field, error.message, "query")])
+        return await self._reader().budgets(scoped, period)
+
+    async def budget(
+        self, principal: Principal, tenant_id: str | None, project_id: str | None
+    ) -> dict[str, Any]:
+        """One budget of a project or tenant, with its current period (NotFound until metering holds it)."""
+        async with self._store.transaction() as uow:
+            tenant_id, scope_id = await _scope(uow, principal, tenant_id, project_id)
+        listing = await self.budgets(principal, tenant_id, None)
+        budget_id = budget_id_for(scope_id)
+        found = next((item for item in listing["items"] if item["budget_id"] == budget_id), None)
+        if found is None:
+            raise NotFound("budget", budget_id)
+        return {"tenant_id": tenant_id, "period": listing["period"], **found}
+
+    async def register_webhook(self, principal: Principal, command: RegisterWebhook) -> RegisteredWebhook:
+        require_tenant_access(principal, command.tenant_id, "tenant", command.tenant_id)
+        require_role(principal, Role.ADMIN)
+        secret = command.secret if command.secret is not None else generate_webhook_secret()
+        errors = webhook_errors(command.url, secret, command.event_types, BILLING_EVENT_TYPES)
+        if errors:
+            raise InvalidInput(errors)
+        async with self._store.transaction() as uow:
+            if await uow.tenants.get(command.tenant_id) is None:
+                raise NotFound("tenant", command.tenant_id)
+            event = WebhookEndpointSet(
+                occurred_at=self._clock.now(),
+                tenant_id=command.tenant_id,
+                endpoint_id=new_endpoint_id(),
+                url=command.url,
+                secret=secret,
+                event_types=sorted(set(command.event_types)),
+            )
+            await uow.emit(event)
+        return RegisteredWebhook(event, secret if command.secret is None else None)
+
+    async def remove_webhook(
+        self, principal: Principal, tenant_id: str, endpoint_id: str
+    ) -> WebhookEndpointRemoved:
+        require_tenant_access(principal, tenant_id, "tenant", tenant_id)
+        require_role(principal, Role.ADMIN)
+        event = WebhookEndpointRemoved(
+            occurred_at=self._clock.now(), tenant_id=tenant_id, endpoint_id=endpoint_id
+        )
+        async with self._store.transaction() as uow:
+            await uow.emit(event)
+        return event
+
+    async def webhooks(self, principal: Principal, tenant_id: str) -> dict[str, Any]:
+        require_tenant_access(principal, tenant_id, "tenant", tenant_id)
+        require_role(principal, Role.ADMIN)
+        return await self._reader().webhooks(tenant_id)
+
+    async def deliveries(
+        self, principal: Principal, tenant_id: str, endpoint_id: str | None, limit: int
+    ) -> dict[str, Any]:
+        require_tenant_access(principal, tenant_id, "tenant", tenant_id)
+        require_role(principal, Role.ADMIN)
+        return await self._reader().deliveries(tenant_id, endpoint_id, limit)
+
+    def _reader(self) -> MeteringReader:
+        if self._metering is None:
+            raise MeteringUnavailable("this gateway has no metering API configured")
+        return self._metering
+
+
+async def _scope(
+    uow: GatewayUnitOfWork, principal: Principal, tenant_id: str | None, project_id: str | None
+) -> tuple[str, str]:
+    """(tenant, scope id) of a project's budget, or of a tenant's, once the principal may see it."""
+    if project_id is not None:
+        project = await uow.projects.get(project_id)
+        if project is None:
+            raise NotFound("project", project_id)
+        require_tenant_access(principal, project.tenant_id, "project", project_id)
+        return project.tenant_id, project.project_id
+    if tenant_id is None:
+        raise InvalidInput.one("tenant_id", "a budget is of a project or of a tenant")
+    require_tenant_access(principal, tenant_id, "tenant", tenant_id)
+    return tenant_id, tenant_id

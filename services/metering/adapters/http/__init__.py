@@ -1,0 +1,1 @@
+"""Metering's internal HTTP API (usage queries), served inside the ServiceHost."""

@@ -1,0 +1,119 @@
+"""Billing events for external billing systems (docs/billing-events.md): usage rated, budget thresholds
+crossed, budgets exhausted and restored. Built here from what rating and budget tracking decided, and
+emitted through the outbox of the transaction that decided it (exactly once, with the decision).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from services.metering.app.ports import EventOutbox
+from services.metering.domain import budget_tracking as tracking
+from services.metering.domain.meters import METERS, MeterName
+from services.metering.domain.money import EXACT, QUANTITY
+from services.metering.domain.usage_billing import UsageCharge
+from shared.events import metering as events
+
+
+@dataclass(frozen=True)
+class PricedQuantity:
+    """A priced charge in its meter's base unit, as rating stored it."""
+
+    project_id: str
+    meter: MeterName
+    gpu_model: str | None
+    base_quantity: Decimal
+    unit_price: Decimal
+
+
+def rated_charge(charge: PricedQuantity) -> events.RatedCharge:
+    """In invoice units; the amount exact (an invoice rounds once per line, not per charge)."""
+    meter = METERS[charge.meter]
+    divisor = Decimal(meter.base_per_unit)
+    return events.RatedCharge(
+        project_id=charge.project_id,
+        meter=charge.meter.value,
+        gpu_model=charge.gpu_model,
+        quantity=QUANTITY.divide(charge.base_quantity, divisor),
+        unit=meter.unit,
+        unit_price=charge.unit_price,
+        amount=EXACT.divide(EXACT.multiply(charge.base_quantity, charge.unit_price), divisor),
+    )
+
+
+def usage_rated(
+    tenant_id: str,
+    source_kind: str,
+    source_id: str,
+    period: str,
+    currency: str,
+    charges: Iterable[PricedQuantity],
+    now: datetime,
+) -> events.UsageRated | None:
+    """The event for one rated source; None when nothing of it was priced (say, the idle fleet)."""
+    rated = [rated_charge(charge) for charge in charges]
+    if not rated:
+        return None
+    return events.UsageRated(
+        occurred_at=now,
+        tenant_id=tenant_id,
+        source_kind=source_kind,
+        source_id=source_id,
+        period=period,
+        currency=currency,
+        charges=rated,
+    )
+
+
+async def announce_usage_batch(
+    outbox: EventOutbox,
+    charges: Sequence[UsageCharge],
+    currencies: Mapping[str, str],
+    batch_id: str,
+    now: datetime,
+) -> int:
+    """For the usage pipeline: one UsageRated per (tenant, period) of a rated batch's charges (the
+    charges are already summed per price); returns how many were emitted."""
+    grouped: dict[tuple[str, str], list[PricedQuantity]] = {}
+    for charge in charges:
+        grouped.setdefault((charge.tenant_id, charge.period), []).append(
+            PricedQuantity(charge.project_id, charge.meter, None, charge.base_quantity, charge.unit_price)
+        )
+    emitted = 0
+    for (tenant_id, period), priced in sorted(grouped.items()):
+        event = usage_rated(tenant_id, "usage_batch", batch_id, period, currencies[tenant_id], priced, now)
+        if event is not None:
+            await outbox.emit(event)
+            emitted += 1
+    return emitted
+
+
+def budget_event(
+    decided: tracking.TrackedEvent,
+    definition: tracking.BudgetDefinition,
+    forecast_spend: Decimal,
+    now: datetime,
+) -> events.BudgetThresholdCrossed | events.BudgetExhausted | events.BudgetRestored:
+    common = {
+        "occurred_at": now,
+        "tenant_id": decided.tenant_id,
+        "budget_id": decided.budget_id,
+        "project_id": decided.project_id,
+        "period": decided.period,
+        "amount": decided.amount,
+        "currency": decided.currency,
+        "spend": decided.spend,
+        "forecast_spend": forecast_spend,
+    }
+    if isinstance(decided, tracking.BudgetThresholdCrossed):
+        return events.BudgetThresholdCrossed.model_validate(
+            common | {"threshold_percent": decided.threshold_percent}
+        )
+    if isinstance(decided, tracking.BudgetExhausted):
+        return events.BudgetExhausted.model_validate(
+            common | {"on_exhaustion": definition.on_exhaustion.value}
+        )
+    return events.BudgetRestored.model_validate(common | {"reason": decided.reason})

@@ -1,0 +1,56 @@
+"""The port the usage pipeline writes through: raw events, rollups and usage charges.
+
+A UsageLedger is bound to one open transaction, the one in which the consumer records the events as
+processed: everything written through it commits, or rolls back, with that record (exactly once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Protocol
+
+from services.metering.domain.usage_billing import TenantBilling, UsageCharge
+from services.metering.domain.usage_queries import UsageQuery, UsageRow
+from services.metering.domain.usage_windows import Cells
+from shared.events.base import Event
+from shared.events.ingest import UsageRecorded
+from shared.events.scheduler import AllocationReleased
+
+
+class UsageLedger(Protocol):
+    async def billing_of(self, tenant_ids: Collection[str]) -> dict[str, TenantBilling]:
+        """The known tenants among these, each locked until the transaction ends so that none of their
+        invoices is finalized meanwhile (a lock that does not hold up draft snapshots)."""
+        ...
+
+    async def add_usage(self, records: Sequence[tuple[UsageRecorded, str]]) -> list[UsageRecorded]:
+        """Keep each (record, billed period) raw; return the records kept, in order: not those whose
+        source record (source, source_event_id) a tenant already has, under whatever event id."""
+        ...
+
+    async def add_allocation(self, event: AllocationReleased, period: str) -> None:
+        """Keep the released allocation raw, with the period that bills it."""
+        ...
+
+    async def add_rollups(self, minutes: Cells) -> None:
+        """Merge minute cells into the minute rollups, and into the hour and day rollups (coarsened as
+        usage_windows.coarsen does)."""
+        ...
+
+    async def add_usage_charges(self, charges: Sequence[UsageCharge]) -> None:
+        """Add the charges to the invoices' usage charges (summed per price)."""
+        ...
+
+    async def mark_dirty(self, invoices: Collection[tuple[str, str]]) -> None:
+        """(tenant, period) drafts to publish again."""
+        ...
+
+    async def reject(self, event: Event, reason: str) -> None:
+        """Dead-letter one event with the reason, in this transaction; the rest of the batch goes on."""
+        ...
+
+
+class UsageReader(Protocol):
+    async def usage(self, query: UsageQuery) -> list[UsageRow]:
+        """The query's tenant's rollups, and nobody else's, ordered by window, project, GPU model, meter."""
+        ...

@@ -1,0 +1,107 @@
+"""Webhooks for billing events: who gets which event, how a delivery is signed, when it is retried.
+
+Rules:
+1. A tenant's endpoint receives each billing event of that tenant whose type it subscribed to (no
+   types: every billing event), once per event, as a CloudEvents structured JSON body
+   (application/cloudevents+json). Delivery is at least once: receivers de-duplicate on the event id
+   (the body's `id`, also in the Webhook-Id header).
+2. Signature: header `Webhook-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`
+   over the exact body bytes sent. Receivers recompute it, compare in constant time, and refuse a
+   timestamp too far from their clock (replays).
+3. A response 2xx is delivered. Anything else, a timeout or a connection error fails the attempt; it is
+   tried again after an exponential backoff with jitter: base x 2^(attempt - 1), at most max_delay,
+   of which the last `jitter` fraction is random. After max_attempts attempts the delivery gives up
+   (failed); every attempt is kept in the delivery log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Collection
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from services.metering.domain.errors import RejectedInput
+
+SIGNATURE_HEADER = "Webhook-Signature"
+SIGNATURE_VERSION = "v1"
+MIN_SECRET_LENGTH = 16
+
+
+class InvalidWebhook(RejectedInput):
+    code = "invalid_webhook"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # waiting for its next attempt
+    DELIVERED = "delivered"
+    FAILED = "failed"  # gave up after the last attempt
+
+
+def signature_header(secret: str, timestamp: int, body: bytes) -> str:
+    return f"t={timestamp},{SIGNATURE_VERSION}={_digest(secret, timestamp, body)}"
+
+
+def verify_signature(secret: str, header: str, body: bytes, now: int, tolerance_s: int = 300) -> bool:
+    """What a receiver checks (rule 2): a v1 signature of this body, made within tolerance_s of now."""
+    parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    try:
+        timestamp = int(parts["t"])
+        presented = parts[SIGNATURE_VERSION]
+    except (KeyError, ValueError):
+        return False
+    if abs(now - timestamp) > tolerance_s:
+        return False
+    return hmac.compare_digest(presented, _digest(secret, timestamp, body))
+
+
+def _digest(secret: str, timestamp: int, body: bytes) -> str:
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base_delay_s: float = 5.0
+    max_delay_s: float = 3600.0
+    jitter: float = 0.5  # the random fraction of each delay
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1 or self.base_delay_s <= 0 or self.max_delay_s < self.base_delay_s:
+            raise ValueError(f"invalid retry policy {self}")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError(f"jitter must be within [0, 1], got {self.jitter}")
+
+    def delay_after(self, attempt: int, random_fraction: float) -> float | None:
+        """Seconds until the next attempt after failed attempt number `attempt` (1 for the first);
+        None once it was the last. `random_fraction` in [0, 1) supplies the jitter."""
+        if attempt >= self.max_attempts:
+            return None
+        ceiling = min(self.base_delay_s * 2 ** (attempt - 1), self.max_delay_s)
+        return ceiling * (1 - self.jitter) + ceiling * self.jitter * random_fraction
+
+
+def is_delivered(status_code: int | None) -> bool:
+    return status_code is not None and 200 <= status_code < 300
+
+
+def subscribes(event_types: Collection[str], event_type: str) -> bool:
+    """Rule 1: no types subscribes to every billing event."""
+    return not event_types or event_type in event_types
+
+
+def endpoint_problems(
+    url: str, secret: str, event_types: Collection[str], known_types: Collection[str]
+) -> list[str]:
+    problems = []
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append(f"url must be an absolute http(s) URL, got {url!r}")
+    if len(secret) < MIN_SECRET_LENGTH:
+        problems.append(f"secret must have at least {MIN_SECRET_LENGTH} characters")
+    unknown = sorted(set(event_types) - set(known_types))
+    if unknown:
+        problems.append(f"unknown event types {', '.join(unknown)}; known: {', '.join(sorted(known_types))}")
+    return problems

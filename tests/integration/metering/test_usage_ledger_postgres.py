@@ -1,0 +1,115 @@
+"""The usage pipeline's use-case suite on PostgreSQL (the unit suite runs it on the fake ledger): the
+rollups SQL derives hours and days exactly as the domain does."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from services.metering.adapters.postgres_store import PostgresMeteringStore
+from services.metering.adapters.raw_billing import PostgresRawBilling
+from services.metering.adapters.usage_store import PostgresUsageLedger
+from services.metering.domain.invoice import InvoiceStatus, build_invoice
+from services.metering.domain.usage_billing import TenantBilling
+from services.metering.domain.usage_meters import UsageMeter
+from services.metering.domain.usage_windows import Grain
+from services.metering.main import MIGRATIONS, SCHEMA
+from shared.db.migrations import migrate
+from shared.db.pool import Database, Tx, create_pool
+from tests.unit.metering.usage.ledger_contract import UsageLedgerContract
+
+
+class PostgresLedgerHarness:
+    """The ledger and the billing store on one open transaction; reads see its writes."""
+
+    def __init__(self, tx: Tx) -> None:
+        self._conn = tx.conn
+        self.ledger = PostgresUsageLedger(tx, "metering-usage")
+        self.store = PostgresMeteringStore(tx.conn)
+
+    async def add_tenant(self, tenant: TenantBilling) -> None:
+        await self.store.add_tenant(tenant.tenant_id, tenant.tenant_id, tenant.currency)
+        for index, book in enumerate(tenant.books):
+            await self.store.add_price_book(_uuid(index), book)
+        for period in tenant.finalized:
+            invoice = build_invoice(tenant.tenant_id, period, tenant.currency, [], InvoiceStatus.FINALIZED)
+            await self.store.save_invoice(invoice, datetime(2026, 1, 1, tzinfo=UTC))
+
+    async def cells(self, grain: Grain) -> dict[Any, Any]:
+        rows = await self._conn.fetch(f"SELECT * FROM usage_rollup_{grain.value}")
+        return {
+            (r["tenant_id"], r["window_start"], r["project_id"], UsageMeter(r["meter"]), r["gpu_model"]): (
+                r["sum"], r["count"], r["max"], r["latest"], r["latest_at"]
+            )
+            for r in rows
+        }  # fmt: skip
+
+    async def usage_charges(self) -> dict[Any, Any]:
+        rows = await self._conn.fetch("SELECT * FROM rated_usage")
+        return {
+            (r["tenant_id"], r["period"], r["project_id"], r["meter"], r["unit_price"]): (r["base_quantity"], r["priced_at"])
+            for r in rows
+        }  # fmt: skip
+
+    async def dirty(self) -> set[tuple[str, str]]:
+        return {(r["tenant_id"], r["period"]) for r in await self._conn.fetch("SELECT * FROM dirty_invoices")}
+
+    async def dead_letters(self) -> list[str]:
+        return [r["reason"] for r in await self._conn.fetch("SELECT reason FROM dead_letters ORDER BY id")]
+
+    async def raw_usage(self) -> list[tuple[str, str]]:
+        rows = await self._conn.fetch("SELECT source_event_id, period FROM usage_events ORDER BY 1")
+        return [(r["source_event_id"], r["period"]) for r in rows]
+
+    def raw_billing(self) -> PostgresRawBilling:
+        return PostgresRawBilling(self._conn)
+
+    async def raw_allocations(self) -> list[tuple[str, str]]:
+        rows = await self._conn.fetch("SELECT allocation_id, period FROM allocation_events ORDER BY 1")
+        return [(r["allocation_id"], r["period"]) for r in rows]
+
+
+def _uuid(index: int) -> Any:
+    from uuid import UUID
+
+    return UUID(int=index + 1)
+
+
+@pytest.fixture
+async def database(fresh_database: str) -> AsyncIterator[Database]:
+    await migrate(fresh_database, SCHEMA, MIGRATIONS)
+    db = Database(await create_pool(fresh_database, SCHEMA, max_size=2))
+    yield db
+    await db.close()
+
+
+class TestUsageOnPostgres(UsageLedgerContract):
+    @pytest.fixture
+    async def harness(self, database: Database) -> AsyncIterator[PostgresLedgerHarness]:
+        async with database.transaction() as tx:
+            yield PostgresLedgerHarness(tx)
+
+
+async def test_rollups_keep_quantities_exact_to_the_last_digit(database: Database) -> None:
+    from datetime import timedelta
+
+    from services.metering.app.usage import record_usage
+    from tests.unit.metering.usage.builders import T0, billing, sample
+    from tests.unit.metering.usage.ledger_contract import LIMITS, NOW
+
+    async with database.transaction() as tx:
+        harness = PostgresLedgerHarness(tx)
+        await harness.add_tenant(billing())
+        tiny = [
+            sample(T0 + timedelta(microseconds=i), energy_j="0.000000000001", utilization=0.1)
+            for i in range(3)
+        ]
+        await record_usage(harness.ledger, tiny, NOW, LIMITS)
+        day = await harness.cells(Grain.DAY)
+    energy = day[("acme", T0.replace(hour=0), "p1", UsageMeter.ENERGY_J, "H100")]
+    assert energy[0] == Decimal("3E-12")
+    assert energy[4] == T0 + timedelta(microseconds=2)  # the latest instant, to the microsecond

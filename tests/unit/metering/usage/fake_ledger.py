@@ -1,0 +1,177 @@
+"""An in-memory UsageLedger, and the harness the ledger contract drives (the PostgreSQL one is in
+tests/integration/metering/test_usage_ledger_postgres.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from uuid import uuid4
+
+from services.metering.app.use_cases import allocation_interval
+from services.metering.domain.invoice import Invoice, InvoiceStatus, build_invoice
+from services.metering.domain.meters import MeterName
+from services.metering.domain.pricing import PriceBook
+from services.metering.domain.rating import AllocationInterval, Charge, UsageWindow
+from services.metering.domain.usage_billing import TenantBilling, UsageCharge
+from services.metering.domain.usage_windows import GRAINS, Aggregate, CellKey, Cells, Grain, coarsen
+from shared.events.base import Event
+from shared.events.ingest import UsageRecorded
+from shared.events.scheduler import AllocationReleased
+from tests.unit.metering.fake_store import FakeMeteringStore
+
+ChargeKey = tuple[str, str, str, str, Decimal]  # tenant, period, project, meter, unit price
+CellValues = tuple[Decimal, int, Decimal, Decimal, datetime]  # sum, count, max, latest, latest_at
+
+
+@dataclass
+class FakeUsageLedger:
+    tenants: dict[str, TenantBilling] = field(default_factory=dict)
+    usage: dict[tuple[str, str, str], tuple[UsageRecorded, str]] = field(default_factory=dict)
+    allocations: list[tuple[AllocationReleased, str]] = field(default_factory=list)
+    rollups: dict[Grain, dict[CellKey, Aggregate]] = field(default_factory=lambda: {g: {} for g in GRAINS})
+    charges: dict[ChargeKey, tuple[Decimal, datetime]] = field(default_factory=dict)
+    dirty: set[tuple[str, str]] = field(default_factory=set)
+    dead_letters: list[str] = field(default_factory=list)
+
+    async def billing_of(self, tenant_ids: Collection[str]) -> dict[str, TenantBilling]:
+        return {t: self.tenants[t] for t in tenant_ids if t in self.tenants}
+
+    async def add_usage(self, records: Sequence[tuple[UsageRecorded, str]]) -> list[UsageRecorded]:
+        kept = []
+        for record, period in records:
+            key = (record.tenant_id, record.source, record.source_event_id)
+            if key not in self.usage:
+                self.usage[key] = (record, period)
+                kept.append(record)
+        return kept
+
+    async def add_allocation(self, event: AllocationReleased, period: str) -> None:
+        self.allocations.append((event, period))
+
+    async def add_rollups(self, minutes: Cells) -> None:
+        for grain in GRAINS:
+            cells = minutes if grain is Grain.MINUTE else coarsen(minutes, grain)
+            held = self.rollups[grain]
+            for key, cell in cells.items():
+                if key in held:
+                    held[key].merge(cell)
+                else:
+                    held[key] = Aggregate(cell.sum, cell.count, cell.max, cell.latest, cell.latest_at)
+
+    async def add_usage_charges(self, charges: Sequence[UsageCharge]) -> None:
+        for c in charges:
+            key = (c.tenant_id, c.period, c.project_id, c.meter.value, c.unit_price)
+            quantity, priced_at = self.charges.get(key, (Decimal(0), c.priced_at))
+            self.charges[key] = (quantity + c.base_quantity, max(priced_at, c.priced_at))
+
+    async def mark_dirty(self, invoices: Collection[tuple[str, str]]) -> None:
+        self.dirty |= set(invoices)
+
+    async def reject(self, event: Event, reason: str) -> None:
+        self.dead_letters.append(f"rejected: {reason}")
+
+
+class FakeLedgerHarness:
+    """The fake ledger and the fake billing store, kept in step (both know the same tenants)."""
+
+    def __init__(self) -> None:
+        self.ledger = FakeUsageLedger()
+        self.store = FakeMeteringStore()
+
+    async def add_tenant(self, tenant: TenantBilling) -> None:
+        self.ledger.tenants[tenant.tenant_id] = tenant
+        await self.store.add_tenant(tenant.tenant_id, tenant.tenant_id, tenant.currency)
+        for book in tenant.books:
+            await self.store.add_price_book(uuid4(), book)
+        for period in tenant.finalized:
+            invoice = build_invoice(tenant.tenant_id, period, tenant.currency, [], InvoiceStatus.FINALIZED)
+            await self.store.save_invoice(invoice, datetime(2026, 1, 1))
+
+    async def cells(self, grain: Grain) -> dict[CellKey, CellValues]:
+        return {
+            k: (c.sum, c.count, c.max, c.latest, c.latest_at) for k, c in self.ledger.rollups[grain].items()
+        }
+
+    async def usage_charges(self) -> dict[ChargeKey, tuple[Decimal, datetime]]:
+        return dict(self.ledger.charges)
+
+    async def dirty(self) -> set[tuple[str, str]]:
+        return set(self.ledger.dirty)
+
+    async def dead_letters(self) -> list[str]:
+        return list(self.ledger.dead_letters)
+
+    async def raw_usage(self) -> list[tuple[str, str]]:
+        """(source_event_id, period billed) of each raw record kept."""
+        return sorted((record.source_event_id, period) for record, period in self.ledger.usage.values())
+
+    async def raw_allocations(self) -> list[tuple[str, str]]:
+        """(allocation_id, period billed) of each raw allocation kept."""
+        return sorted((event.allocation_id, period) for event, period in self.ledger.allocations)
+
+    def raw_billing(self) -> FakeRawBilling:
+        return FakeRawBilling(self.ledger, self.store)
+
+
+@dataclass
+class FakeRawBilling:
+    """The invoice rebuild's source over the fake ledger and store."""
+
+    ledger: FakeUsageLedger
+    store: FakeMeteringStore
+
+    async def currency(self, tenant_id: str) -> str | None:
+        tenant = self.store.tenants.get(tenant_id)
+        return tenant.currency if tenant else None
+
+    async def price_books(self, tenant_id: str) -> Sequence[PriceBook]:
+        return await self.store.price_books(tenant_id)
+
+    async def billed_periods(self, tenant_id: str) -> list[str]:
+        periods = {p for r, p in self.ledger.usage.values() if r.tenant_id == tenant_id}
+        periods |= {p for e, p in self.ledger.allocations if e.tenant_id == tenant_id}
+        return sorted(periods | {p for t, p in self.store.invoices if t == tenant_id})
+
+    async def raw_usage(self, tenant_id: str, period: str) -> AsyncIterator[Sequence[UsageWindow]]:
+        records = [r for r, p in self.ledger.usage.values() if (r.tenant_id, p) == (tenant_id, period)]
+        for start in range(0, len(records), 2):  # small chunks, as a cursor would hand them over
+            yield [_window(record) for record in records[start : start + 2]]
+
+    async def raw_allocations(
+        self, tenant_id: str, period: str
+    ) -> AsyncIterator[Sequence[AllocationInterval]]:
+        yield [
+            allocation_interval(e)
+            for e, p in self.ledger.allocations
+            if (e.tenant_id, p) == (tenant_id, period)
+        ]
+
+    async def kept_charges(self, tenant_id: str, period: str) -> Sequence[Charge]:
+        usage = [
+            Charge(project, MeterName(meter), quantity, price, priced_at)
+            for (tenant, billed, project, meter, price), (quantity, priced_at) in self.ledger.charges.items()
+            if (tenant, billed) == (tenant_id, period)
+        ]
+        return [*await self.store.charges(tenant_id, period), *usage]
+
+    async def finalized_invoice(self, tenant_id: str, period: str) -> Invoice | None:
+        invoice = self.store.invoices.get((tenant_id, period))
+        return invoice if invoice and invoice.status is InvoiceStatus.FINALIZED else None
+
+
+def _window(record: UsageRecorded) -> UsageWindow:
+    return UsageWindow(
+        source_event_id=record.event_id,
+        tenant_id=record.tenant_id,
+        project_id=record.project_id,
+        source=record.source,
+        source_id=record.source_event_id,
+        window_start=record.window_start,
+        window_end=record.window_end,
+        energy_j=record.energy_j,
+        requests=record.requests,
+        input_tokens=record.input_tokens,
+        output_tokens=record.output_tokens,
+    )
