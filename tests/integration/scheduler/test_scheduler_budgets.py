@@ -45,13 +45,6 @@ async def bus(nats_url: str) -> AsyncIterator[Bus]:
     await bus.nc.close()
 
 
-@pytest.fixture
-async def schedulers(nats_url: str, fresh_database: str, bus: Bus) -> AsyncIterator[Schedulers]:
-    schedulers = Schedulers(nats_url, fresh_database)
-    yield schedulers
-    await schedulers.stop_all()
-
-
 def budget_fields(**changes: Any) -> dict[str, Any]:
     moment = now()
     return {

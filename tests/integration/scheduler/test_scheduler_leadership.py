@@ -3,7 +3,6 @@ stale leader's writes are refused by the fence."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -11,21 +10,7 @@ import pytest
 from services.scheduler.adapters.pg_cycle import PgCycleStore
 from services.scheduler.app.ports import StaleEpoch
 from shared.events.scheduler import AllocationBound, NodeStateChanged
-from tests.integration.scheduler.harness import Bus, Schedulers, eventually, leader_epoch, open_bus
-
-
-@pytest.fixture
-async def bus(nats_url: str) -> AsyncIterator[Bus]:
-    bus = await open_bus(nats_url)
-    yield bus
-    await bus.nc.close()
-
-
-@pytest.fixture
-async def schedulers(nats_url: str, fresh_database: str, bus: Bus) -> AsyncIterator[Schedulers]:
-    schedulers = Schedulers(nats_url, fresh_database)
-    yield schedulers
-    await schedulers.stop_all()
+from tests.integration.scheduler.harness import Bus, Schedulers, eventually, leader_epoch
 
 
 async def test_a_standby_stays_passive_then_takes_over_with_a_higher_epoch(

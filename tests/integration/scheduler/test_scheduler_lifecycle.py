@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from datetime import timedelta
-
-import pytest
 
 from shared.events.agent import RunningWorkload
 from shared.events.jobs import JobState
@@ -19,21 +16,7 @@ from shared.events.scheduler import (
     StartWorkload,
     StopWorkload,
 )
-from tests.integration.scheduler.harness import Bus, Schedulers, eventually, leader_epoch, now, open_bus
-
-
-@pytest.fixture
-async def bus(nats_url: str) -> AsyncIterator[Bus]:
-    bus = await open_bus(nats_url)
-    yield bus
-    await bus.nc.close()
-
-
-@pytest.fixture
-async def schedulers(nats_url: str, fresh_database: str, bus: Bus) -> AsyncIterator[Schedulers]:
-    schedulers = Schedulers(nats_url, fresh_database)
-    yield schedulers
-    await schedulers.stop_all()
+from tests.integration.scheduler.harness import Bus, Schedulers, eventually, leader_epoch, now
 
 
 def states(bus: Bus, job_id: str) -> list[tuple[int, JobState]]:

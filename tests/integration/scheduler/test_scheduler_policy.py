@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-
-import pytest
 
 from shared.events.jobs import JobState
 from shared.events.scheduler import AllocationBound, AllocationReleased, JobStateChanged, StopWorkload
-from tests.integration.scheduler.harness import Bus, Schedulers, eventually, leader_epoch, open_bus
-
-
-@pytest.fixture
-async def bus(nats_url: str) -> AsyncIterator[Bus]:
-    bus = await open_bus(nats_url)
-    yield bus
-    await bus.nc.close()
-
-
-@pytest.fixture
-async def schedulers(nats_url: str, fresh_database: str, bus: Bus) -> AsyncIterator[Schedulers]:
-    schedulers = Schedulers(nats_url, fresh_database)
-    yield schedulers
-    await schedulers.stop_all()
+from tests.integration.scheduler.harness import Bus, Schedulers, eventually, leader_epoch
 
 
 def latest(bus: Bus, job_id: str) -> JobStateChanged:
