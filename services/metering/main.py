@@ -59,7 +59,12 @@ def create_service(settings: MeteringSettings, *, clock: Clock | None = None) ->
     async def dispatch_webhooks() -> None:
         policy = settings.webhook_retry_policy
         await serve_webhooks(
-            host.db, host.clock, policy, timeout_s=settings.webhook_timeout_s, poll_s=settings.webhook_poll_s
+            host.db,
+            host.clock,
+            policy,
+            timeout_s=settings.webhook_timeout_s,
+            poll_s=settings.webhook_poll_s,
+            allow_internal=settings.webhook_allow_internal,
         )
 
     host.add_background(dispatch_webhooks)

@@ -35,6 +35,9 @@ class MeteringSettings(PlatformSettings):
     webhook_backoff_max_s: float = Field(default=3600.0, gt=0)
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     webhook_poll_s: float = Field(default=0.5, gt=0)
+    # Deliveries to internal addresses (loopback, private, link-local) are refused unless allowed here
+    # (AIFACTORY_WEBHOOK_ALLOW_INTERNAL=true, for receivers inside the operator's own network).
+    webhook_allow_internal: bool = False
 
     @property
     def webhook_retry_policy(self) -> RetryPolicy:

@@ -11,16 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import httpx
 
 from services.metering.adapters.webhook_store import PgWebhookStore
 from services.metering.app.webhook_ports import AttemptResult, DueDelivery, WebhookSender
 from services.metering.app.webhook_use_cases import delivery_headers, record_outcome
-from services.metering.domain.webhooks import DeliveryStatus, RetryPolicy
+from services.metering.domain.webhooks import DeliveryStatus, RetryPolicy, internal_address
 from shared.clock import Clock
 from shared.db.pool import Database
 
@@ -30,13 +32,21 @@ MAX_ERROR_CHARS = 500
 
 
 class HttpxWebhookSender:
-    """POSTs with a timeout and no redirects (a redirect is a failed attempt, logged with its status)."""
+    """POSTs with a timeout and no redirects (a redirect is a failed attempt, logged with its status).
 
-    def __init__(self, timeout_s: float) -> None:
+    Unless `allow_internal`, a destination whose host resolves to an internal address is refused before
+    any request is made (see domain.webhooks.internal_address). The HTTP client resolves the host again
+    when it connects, so a DNS answer that changes in between (rebinding) is not caught here.
+    """
+
+    def __init__(self, timeout_s: float, *, allow_internal: bool = False) -> None:
         self._client = httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
+        self._allow_internal = allow_internal
 
     async def send(self, url: str, headers: Mapping[str, str], body: bytes) -> AttemptResult:
         started = time.perf_counter()
+        if not self._allow_internal and (refusal := await _internal_destination(url)):
+            return AttemptResult(None, refusal, _ms_since(started))
         try:
             response = await self._client.post(url, content=body, headers=dict(headers))
         except httpx.HTTPError as error:
@@ -50,6 +60,22 @@ class HttpxWebhookSender:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+async def _internal_destination(url: str) -> str | None:
+    host = urlsplit(url).hostname or ""
+    try:
+        resolved = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError as error:
+        return f"cannot resolve {host!r}: {error}"[:MAX_ERROR_CHARS]
+    for *_, sockaddr in resolved:
+        address = str(sockaddr[0])
+        if kind := internal_address(address):
+            return (
+                f"refused: {host} resolves to {address}, a {kind} address "
+                "(allow internal receivers with AIFACTORY_WEBHOOK_ALLOW_INTERNAL=true)"
+            )
+    return None
 
 
 def _ms_since(started: float) -> float:
@@ -131,10 +157,16 @@ class WebhookDispatcher:
 
 
 async def serve_webhooks(
-    db: Database, clock: Clock, policy: RetryPolicy, *, timeout_s: float, poll_s: float
+    db: Database,
+    clock: Clock,
+    policy: RetryPolicy,
+    *,
+    timeout_s: float,
+    poll_s: float,
+    allow_internal: bool = False,
 ) -> None:
     """The dispatcher with its own HTTP client, for as long as the service runs."""
-    sender = HttpxWebhookSender(timeout_s)
+    sender = HttpxWebhookSender(timeout_s, allow_internal=allow_internal)
     try:
         # The lease outlasts an attempt's timeout by far, so only a dead dispatcher's claims expire.
         await WebhookDispatcher(db, clock, sender, policy, poll_s=poll_s, lease_s=2 * timeout_s + 30).run()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
@@ -105,3 +106,25 @@ def endpoint_problems(
     if unknown:
         problems.append(f"unknown event types {', '.join(unknown)}; known: {', '.join(sorted(known_types))}")
     return problems
+
+
+def internal_address(address: str) -> str | None:
+    """What makes an IP address internal (loopback, private, link-local, ...), or None for a public one.
+
+    Webhook URLs come from tenants: delivering to an internal address would let a tenant make the
+    platform call its own network (SSRF), so such destinations are refused unless the operator allows them.
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone id is not part of the address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for kind, flagged in (
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("private", ip.is_private),
+        ("multicast", ip.is_multicast),
+        ("unspecified", ip.is_unspecified),
+        ("reserved", ip.is_reserved),
+    ):
+        if flagged:
+            return kind
+    return None

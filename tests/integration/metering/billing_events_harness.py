@@ -130,6 +130,7 @@ async def running_metering(nats_url: str, database_url: str, **settings: Any) ->
         "webhook_backoff_max_s": 1.0,
         "webhook_poll_s": 0.05,
         "webhook_timeout_s": 2.0,
+        "webhook_allow_internal": True,  # the test's receivers listen on 127.0.0.1
     }
     host = create_service(MeteringSettings(**(values | settings)), clock=ShiftedClock(T0 + timedelta(days=1)))
     await host.start()

@@ -10,6 +10,7 @@ import pytest
 from services.metering.domain.webhooks import (
     RetryPolicy,
     endpoint_problems,
+    internal_address,
     is_delivered,
     signature_header,
     subscribes,
@@ -72,3 +73,27 @@ def test_endpoint_problems_name_each_bad_field() -> None:
     problems = endpoint_problems("ftp://x", "short", ["metering.v1.nope"], known)
     assert len(problems) == 3
     assert "http(s)" in problems[0] and "16" in problems[1] and "metering.v1.nope" in problems[2]
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("10.1.2.3", "private"),
+        ("172.16.0.9", "private"),
+        ("192.168.1.1", "private"),
+        ("169.254.169.254", "link-local"),  # cloud metadata endpoints live here
+        ("fe80::1%eth0", "link-local"),
+        ("::ffff:10.0.0.1", "private"),  # an IPv4-mapped address is judged as the IPv4 one
+        ("0.0.0.0", "private"),
+        ("224.0.0.1", "multicast"),
+    ],
+)
+def test_internal_addresses_are_named(address: str, kind: str) -> None:
+    assert internal_address(address) == kind
+
+
+@pytest.mark.parametrize("address", ["93.184.215.14", "2606:4700:4700::1111", "8.8.8.8"])
+def test_public_addresses_are_not_internal(address: str) -> None:
+    assert internal_address(address) is None
