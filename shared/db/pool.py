@@ -66,6 +66,15 @@ class Tx:
         self.emitted.extend(events)
 
 
+class _ReadOnlyTx(Tx):
+    async def emit(self, event: Event) -> None:
+        raise RuntimeError(f"cannot emit {event.TYPE} while only reading: emit inside a transaction")
+
+    async def emit_all(self, events: list[Event]) -> None:
+        if events:
+            raise RuntimeError("cannot emit events while only reading: emit inside a transaction")
+
+
 class Database:
     """A pool plus a hook called after each commit that emitted events (it wakes the outbox relay)."""
 
@@ -84,6 +93,14 @@ class Database:
         if tx.emitted:
             for callback in self._after_commit:
                 callback()
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Tx]:
+        """A connection for reads alone, outside a transaction: each statement sees committed data, and
+        the BEGIN and COMMIT round trips a transaction would cost are saved (hot read paths such as
+        authenticating every request). Emitting here is refused: events need the state's transaction."""
+        async with self.pool.acquire() as conn:
+            yield _ReadOnlyTx(conn)
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         return await self.pool.fetch(query, *args)

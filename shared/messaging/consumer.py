@@ -14,7 +14,8 @@ transaction, which isolates the failing message exactly as above.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -137,12 +138,7 @@ class Consumer:
         async with self._db.transaction() as tx:
             for raw in messages:
                 headers: dict[str, str] = dict(raw.headers or {})
-                with _TRACER.start_as_current_span(
-                    f"{self._spec.durable} process",
-                    context=context_from_headers(headers),
-                    kind=SpanKind.CONSUMER,
-                ) as span:
-                    span.set_attribute("messaging.destination.name", raw.subject)
+                with _consumer_span(self._spec, raw, headers):
                     event = parse_event(self._spec.routes, headers, raw.data)
                     if event is not None and await mark_processed(tx, self._spec.durable, event):
                         await self._spec.routes[type(event)](tx, event)
@@ -150,12 +146,18 @@ class Consumer:
 
 async def handle_message(db: Database, spec: ConsumerSpec, raw: Msg) -> None:
     headers: dict[str, str] = dict(raw.headers or {})
+    with _consumer_span(spec, raw, headers):
+        await _handle(db, spec, raw, headers)
+
+
+@contextmanager
+def _consumer_span(spec: ConsumerSpec, raw: Msg, headers: dict[str, str]) -> Iterator[None]:
     # The span continues the producer's trace (traceparent header), so events emitted here carry it on.
     with _TRACER.start_as_current_span(
         f"{spec.durable} process", context=context_from_headers(headers), kind=SpanKind.CONSUMER
     ) as span:
         span.set_attribute("messaging.destination.name", raw.subject)
-        await _handle(db, spec, raw, headers)
+        yield
 
 
 async def _handle(db: Database, spec: ConsumerSpec, raw: Msg, headers: dict[str, str]) -> None:

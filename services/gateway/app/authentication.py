@@ -17,7 +17,7 @@ class Authenticator:
             raise Unauthenticated("send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
         if is_operator_key(presented, self._admin_key):
             return Principal.operator()
-        async with self._store.transaction() as uow:
+        async with self._store.reading() as uow:
             key = await uow.api_keys.find_by_hash(hash_api_key(presented))
         if key is None:
             raise Unauthenticated("the API key is not known")

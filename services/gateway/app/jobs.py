@@ -105,7 +105,7 @@ class Jobs:
         return Submitted(job, created=True)
 
     async def get(self, principal: Principal, job_id: str) -> Job:
-        async with self._store.transaction() as uow:
+        async with self._store.reading() as uow:
             return await _visible_job(uow, principal, job_id)
 
     async def list(self, principal: Principal, query: ListJobs) -> JobPage:
@@ -114,7 +114,7 @@ class Jobs:
         tenant_id = scope_tenant(principal, query.tenant_id)
         filters = listing_filters(tenant_id, query.project_id, query.state)
         after = JobPageCursor.decode(query.page_token, filters) if query.page_token else None
-        async with self._store.transaction() as uow:
+        async with self._store.reading() as uow:
             # One row more than asked tells whether another page follows.
             rows = await uow.jobs.list(
                 JobQuery(tenant_id, query.project_id, query.state, after, query.page_size + 1)

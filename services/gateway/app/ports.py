@@ -92,3 +92,7 @@ class GatewayUnitOfWork(Protocol):
 
 class GatewayStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[GatewayUnitOfWork]: ...
+
+    def reading(self) -> AbstractAsyncContextManager[GatewayUnitOfWork]:
+        """For a use case that only reads with one statement: no transaction round trips, no emits."""
+        ...

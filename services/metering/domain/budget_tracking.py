@@ -30,6 +30,7 @@ from services.metering.domain.budgets import (
     BudgetForecast,
     BudgetThresholdCrossed,
     evaluate_budget,
+    standing,
 )
 from services.metering.domain.errors import InvalidBudget
 from services.metering.domain.money import EXACT, exact_sum
@@ -179,25 +180,8 @@ def _restored(budget: Budget, spend: Decimal) -> BudgetRestored:
         reason = "the hard cap was lifted"
     else:
         reason = f"spend {spend} is below the budget of {budget.amount} {budget.currency}"
-    return BudgetRestored(
-        budget_id=budget.budget_id,
-        tenant_id=budget.tenant_id,
-        project_id=budget.project_id,
-        period=budget.period,
-        spend=spend,
-        amount=budget.amount,
-        currency=budget.currency,
-        reason=reason,
-    )
+    return BudgetRestored(**standing(budget, spend), reason=reason)
 
 
 def _exhausted(budget: Budget, spend: Decimal) -> BudgetExhausted:
-    return BudgetExhausted(
-        budget_id=budget.budget_id,
-        tenant_id=budget.tenant_id,
-        project_id=budget.project_id,
-        period=budget.period,
-        spend=spend,
-        amount=budget.amount,
-        currency=budget.currency,
-    )
+    return BudgetExhausted(**standing(budget, spend))

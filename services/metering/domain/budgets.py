@@ -21,6 +21,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from services.metering.domain.billing import BillingInvoice, LineKind
 from services.metering.domain.errors import CurrencyMismatch, InvalidBudget
@@ -101,6 +102,19 @@ class BudgetExhausted:
 BudgetEvent = BudgetThresholdCrossed | BudgetExhausted
 
 
+def standing(budget: Budget, spend: Decimal) -> dict[str, Any]:
+    """What every budget event says: which budget, for which period, its amount and the spend."""
+    return {
+        "budget_id": budget.budget_id,
+        "tenant_id": budget.tenant_id,
+        "project_id": budget.project_id,
+        "period": budget.period,
+        "spend": spend,
+        "amount": budget.amount,
+        "currency": budget.currency,
+    }
+
+
 @dataclass(frozen=True)
 class BudgetDecision:
     events: tuple[BudgetEvent, ...]  # to emit, in order: thresholds low to high, then exhausted
@@ -121,32 +135,14 @@ def evaluate_budget(
     emitted = {Decimal(t) for t in emitted_thresholds}
     events: list[BudgetEvent] = [
         BudgetThresholdCrossed(
-            budget_id=budget.budget_id,
-            tenant_id=budget.tenant_id,
-            project_id=budget.project_id,
-            period=budget.period,
-            threshold_percent=threshold,
-            spend=spend,
-            amount=budget.amount,
-            currency=budget.currency,
-            forecast_spend=forecast.forecast_spend,
+            **standing(budget, spend), threshold_percent=threshold, forecast_spend=forecast.forecast_spend
         )
         for threshold in budget.thresholds_percent
         if threshold not in emitted
         and spend >= EXACT.divide(EXACT.multiply(budget.amount, threshold), Decimal(100))
     ]
     if budget.hard_cap and not exhausted_emitted and spend >= budget.amount:
-        events.append(
-            BudgetExhausted(
-                budget_id=budget.budget_id,
-                tenant_id=budget.tenant_id,
-                project_id=budget.project_id,
-                period=budget.period,
-                spend=spend,
-                amount=budget.amount,
-                currency=budget.currency,
-            )
-        )
+        events.append(BudgetExhausted(**standing(budget, spend)))
     return BudgetDecision(events=tuple(events), forecast=forecast)
 
 

@@ -170,3 +170,8 @@ class InMemoryStore:
         working = copy.deepcopy(self.state)
         yield InMemoryUnitOfWork(working)
         self.state = working
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[GatewayUnitOfWork]:
+        # What a read sees; whatever it might change is never kept.
+        yield InMemoryUnitOfWork(copy.deepcopy(self.state))

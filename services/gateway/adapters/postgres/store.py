@@ -47,3 +47,8 @@ class PgGatewayStore:
     async def transaction(self) -> AsyncIterator[GatewayUnitOfWork]:
         async with self._database().transaction() as tx:
             yield PgUnitOfWork(tx)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[GatewayUnitOfWork]:
+        async with self._database().reading() as tx:
+            yield PgUnitOfWork(tx)
