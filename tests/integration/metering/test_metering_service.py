@@ -106,6 +106,7 @@ async def harness(nats_url: str, fresh_database: str) -> AsyncIterator[Harness]:
         database_url=fresh_database,
         invoice_publish_interval_s=PUBLISH_INTERVAL_S,
         outbox_poll_s=0.1,
+        http_port=0,  # metering serves its internal API too: never a fixed port in a test
     )
     host = create_service(settings, clock=ShiftedClock(JAN + timedelta(days=10)))
     await host.start()
