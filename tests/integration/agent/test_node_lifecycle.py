@@ -64,7 +64,9 @@ async def test_usage_samples_arrive_for_every_gpu_with_energy(node: Node) -> Non
 async def test_a_counter_reset_is_reported_with_the_energy_since_the_reset(node: Node) -> None:
     assert node.backend is not None
     gpu = node.gpu_uuids[1]
-    await node.tap.wait_for(UsageSampled, gpu_uuid=gpu)
+    # A reset shows as the counter going backwards: let it count several windows first, so that what a
+    # slow (loaded) next sample counts after the reset stays below the reading before it.
+    await node.tap.wait_for(UsageSampled, count=4, gpu_uuid=gpu)
 
     node.backend.reset_energy_counter(gpu)
 
