@@ -1,15 +1,16 @@
-"""Usage events end to end: agents' samples published to JetStream, through ingest (validate, dedupe,
-attribute to the allocation holding the GPU, publish) and metering (raw table, minute / hour / day
-rollups, invoice charges) into PostgreSQL, exactly once; and, in the same run, a bare nats-py pull
-consumer reading the same stream, for the ratio.
+"""Usage events end to end: agents' samples published to JetStream (a message each), through ingest
+(validate, dedupe, attribute to the allocation holding the GPU, publish the records up to 1,000 to a
+message) and metering (raw table, minute / hour / day rollups, invoice charges) into PostgreSQL, exactly
+once; and, in the same run, a bare nats-py pull consumer reading the same stream, for the ratio.
 
 1. nats-server and PostgreSQL start embedded (shared/infra/embedded.py) in a temporary directory;
    ingest and metering run as their own processes (python -m services.<name>.main).
 2. Tenants, price books and one allocation per node (AllocationBound) are published and recorded.
 3. The services are stopped, and --events agent samples (agent.v1.<node>.usage.sampled) of a fleet of
    --gpus GPUs sampled every --sample-s seconds are published to the AGENT stream.
-   With --path metering, ingest is left out: the samples are published as ingest would emit them
-   (ingest.v1.usage.recorded, on the INGEST stream), to measure metering alone.
+   With --path metering, ingest is left out: the samples are published as records, one to a message
+   (ingest.v1.usage.recorded on the INGEST stream, as ingest emits external usage), to measure metering
+   alone on its costliest input.
 4. The services start again and drain the backlog; events/s is measured from the first batch metering
    committed to the last (polling the day rollups' count), and from the processes' start.
 5. Exactly once: the rollups' counts and sums (samples, energy, utilization) equal what was published,

@@ -47,14 +47,16 @@ def read_released_allocations(nats_url: str) -> list[AllocationReleased]:
     return asyncio.run(read_events(nats_url, AllocationReleased))
 
 
-def gpu_seconds_by_line(released: list[AllocationReleased], tenant_id: str) -> dict[tuple[str, str], int]:
-    """(project, GPU model) -> billable GPU-seconds: each allocation per started second × its GPUs."""
-    gpu_seconds: dict[tuple[str, str], int] = defaultdict(int)
+def gpu_seconds_by_line(released: list[AllocationReleased], tenant_id: str) -> dict[tuple[str, str], Decimal]:
+    """(project, GPU model) -> billable GPU-seconds: each allocation per started second × its GPUs × its
+    share of each GPU (exact: a share has at most 3 decimals)."""
+    gpu_seconds: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for allocation in released:
         if allocation.tenant_id != tenant_id:
             continue
         seconds = math.ceil((allocation.released_at - allocation.bound_at).total_seconds())
-        gpu_seconds[(allocation.project_id, allocation.gpu_model)] += seconds * allocation.gpu_count
+        share_seconds = Decimal(seconds * allocation.gpu_count) * allocation.gpu_share
+        gpu_seconds[(allocation.project_id, allocation.gpu_model)] += share_seconds
     return dict(gpu_seconds)
 
 

@@ -178,9 +178,10 @@ def _print_invoices(
         billed = invoice_gpu_lines(invoice)
         seconds = gpu_seconds_by_line(released, tenant["id"])
         billed_seconds = {
-            # The quantity is GPU-hours to a finite number of places: back to whole seconds.
-            (line["project_id"], line["gpu_model"]): int(
-                (Decimal(str(line["quantity"])) * 3600).quantize(Decimal(1))
+            # The quantity is GPU-hours to a finite number of places: back to seconds (in thousandths,
+            # a fractional GPU's share having 3 decimals at most).
+            (line["project_id"], line["gpu_model"]): (Decimal(str(line["quantity"])) * 3600).quantize(
+                Decimal("0.001")
             )
             for line in invoice["lines"]
             if line["meter"] == "gpu_hours"
@@ -193,8 +194,8 @@ def _print_invoices(
             check.add_row(
                 name,
                 project_names.get(key[0], key[0]),
-                str(seconds[key]),
-                str(got_seconds) if got_seconds is not None else "-",
+                f"{seconds[key].normalize():f}",
+                f"{got_seconds.normalize():f}" if got_seconds is not None else "-",
                 f"{amount} {plan['currency']}",
                 f"{got} {plan['currency']}",
                 mark,

@@ -102,6 +102,9 @@ def submit(
     kind: Annotated[str, typer.Option(help="training or inference.")] = "training",
     replicas: int = 1,
     gpus: Annotated[int, typer.Option(help="GPUs per replica.")] = 1,
+    gpu_fraction: Annotated[
+        str | None, typer.Option(help="A share of one GPU per replica, in (0, 1], e.g. 0.5 (with --gpus 1).")
+    ] = None,
     gpu_model: Annotated[list[str] | None, typer.Option(help="Acceptable GPU model (repeatable).")] = None,
     idempotency_key: str | None = None,
     gateway: GatewayUrl = None,
@@ -116,6 +119,8 @@ def submit(
         "gpu_models": gpu_model or [],
         "command": command,
     }
+    if gpu_fraction is not None:
+        spec["gpu_fraction"] = gpu_fraction  # checked by the gateway (a problem names a bad value)
     try:
         job = _client(gateway, api_key).submit(project, spec, idempotency_key)
     except GatewayError as error:

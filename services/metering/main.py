@@ -13,12 +13,14 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.metering.adapters.billing_events_consumers import billing_event_consumers
-from services.metering.adapters.consumers import metering_consumers, usage_consumers
+from services.metering.adapters.consumers import USAGE_DURABLE, metering_consumers, usage_consumers
 from services.metering.adapters.http.api import create_http_app
 from services.metering.adapters.http.billing_events_api import billing_events_router
+from services.metering.adapters.http.chargeback_api import chargeback_router
 from services.metering.adapters.http.exports_api import exports_router
 from services.metering.adapters.invoice_publisher import InvoicePublisher
 from services.metering.adapters.usage_queries import PostgresUsageReader
+from services.metering.adapters.usage_retrier import retry_waiting_usage_forever
 from services.metering.adapters.webhook_dispatcher import serve_webhooks
 from services.metering.settings import MeteringSettings
 from shared.clock import Clock
@@ -50,6 +52,13 @@ def create_service(settings: MeteringSettings, *, clock: Clock | None = None) ->
         )
     )
 
+    async def retry_waiting_usage() -> None:
+        await retry_waiting_usage_forever(
+            host.db, host.clock, USAGE_DURABLE, limits, settings.usage_max_wait_s, settings.usage_retry_s
+        )
+
+    host.add_background(retry_waiting_usage)
+
     async def publish_invoices() -> None:
         await InvoicePublisher(host.db, host.clock, settings.invoice_publish_interval_s).run()
 
@@ -73,6 +82,7 @@ def create_service(settings: MeteringSettings, *, clock: Clock | None = None) ->
         app = create_http_app(PostgresUsageReader(host.db))
         app.include_router(billing_events_router(host.db, host.clock))
         app.include_router(exports_router(host.db))
+        app.include_router(chargeback_router(host.db, settings.fleet_rates, settings.chargeback_idle))
         return app
 
     host.http = HttpServer(build_http_app, settings.http_host, settings.http_port)

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from decimal import Decimal
 
+from pydantic import Field, model_validator
+
+from services.metering.domain.chargeback import IdleCostMode
+from services.metering.domain.chargeback_report import FleetRates
+from services.metering.domain.errors import RejectedInput
 from services.metering.domain.usage_checks import DAY_S, UsageLimits
 from services.metering.domain.webhooks import RetryPolicy
 from shared.settings import PlatformSettings
 
 
 class MeteringSettings(PlatformSettings):
-    # At most one InvoiceUpdated per tenant per this many seconds (AIFACTORY_INVOICE_PUBLISH_INTERVAL_S).
-    invoice_publish_interval_s: float = Field(default=1.0, gt=0)
+    # At most one InvoiceUpdated per tenant per this many seconds (AIFACTORY_INVOICE_PUBLISH_INTERVAL_S):
+    # how far a draft invoice, and the budgets that follow it, may lag the usage. Each snapshot reprices
+    # the tenant's open invoice (a dozen queries), so with many tenants busy a 1 s interval cost metering
+    # more than the usage itself (bench/metering_pipeline.py, 100 tenants: about 40% of its CPU).
+    invoice_publish_interval_s: float = Field(default=5.0, gt=0)
     # The internal usage query API (the gateway calls it for an authenticated tenant); port 0 picks one.
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8002, ge=0, le=65535)
@@ -23,6 +31,11 @@ class MeteringSettings(PlatformSettings):
     # and rated while the other commits). Rollups are sums, so batches may commit in any order.
     usage_batch_size: int = Field(default=2000, ge=1, le=10_000)
     usage_consumers: int = Field(default=2, ge=1, le=8)
+    # Usage of a tenant that cannot be billed yet (unknown to metering, or without a price book) waits,
+    # retried every AIFACTORY_USAGE_RETRY_S, and is dead-lettered with the reason after
+    # AIFACTORY_USAGE_MAX_WAIT_S (a day: time for an operator to set a forgotten price book).
+    usage_retry_s: float = Field(default=5.0, gt=0)
+    usage_max_wait_s: float = Field(default=DAY_S, ge=0)
 
     @property
     def usage_limits(self) -> UsageLimits:
@@ -38,6 +51,26 @@ class MeteringSettings(PlatformSettings):
     # Deliveries to internal addresses (loopback, private, link-local) are refused unless allowed here
     # (AIFACTORY_WEBHOOK_ALLOW_INTERNAL=true, for receivers inside the operator's own network).
     webhook_allow_internal: bool = False
+
+    # Chargeback / showback: the fleet's rate per GPU-hour per GPU model, what internal chargeback bills
+    # each project (AIFACTORY_CHARGEBACK_RATES='{"H100": "2.50", "A100": "1.60"}'); a model without a
+    # rate is listed unrated. The currency (AIFACTORY_CHARGEBACK_CURRENCY) and how idle GPUs' cost is
+    # shown unless a query asks otherwise (AIFACTORY_CHARGEBACK_IDLE: shared or separate_line).
+    chargeback_rates: dict[str, Decimal] = Field(default_factory=dict)
+    chargeback_currency: str = "USD"
+    chargeback_idle: IdleCostMode = IdleCostMode.SHARED
+
+    @property
+    def fleet_rates(self) -> FleetRates:
+        return FleetRates(self.chargeback_currency, self.chargeback_rates)
+
+    @model_validator(mode="after")
+    def _valid_fleet_rates(self) -> MeteringSettings:
+        try:
+            self.fleet_rates  # noqa: B018 - built to be checked
+        except RejectedInput as error:
+            raise ValueError(str(error)) from error
+        return self
 
     @property
     def webhook_retry_policy(self) -> RetryPolicy:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from shared.events.base import Event
+from shared.events.base import Contract, Event
 from shared.events.jobs import JobSpec
 
 
@@ -45,8 +46,43 @@ class QuotaSet(_GatewayEvent):
     gpus: int = Field(ge=0)
 
 
+Meter = Literal["gpu_hours", "tokens_1k", "requests", "energy_kwh"]
+
+
+class PriceTier(Contract):
+    up_to: Decimal | None = None  # inclusive upper bound in invoice units; None on the last tier
+    unit_price: Decimal
+    flat_fee: Decimal = Decimal(0)
+
+
+class PricePlanSpec(Contract):
+    """A meter's (for gpu_hours: a GPU model's) plan instead of its per-unit price (price_plans.py)."""
+
+    meter: Meter
+    gpu_model: str | None = None  # required for gpu_hours, absent otherwise
+    kind: Literal["per_unit", "tiered", "package"]
+    unit_price: Decimal | None = None  # per_unit
+    mode: Literal["graduated", "volume"] = "graduated"  # tiered
+    tiers: list[PriceTier] = []  # tiered
+    block_size: Decimal | None = None  # package: invoice units per block
+    block_price: Decimal | None = None  # package
+
+
+class CommitmentSpec(Contract):
+    """A committed-use discount (commitments.py): a monthly spend or quantity."""
+
+    commitment_id: str
+    kind: Literal["spend", "quantity"]
+    committed: Decimal
+    meter: Meter | None = None
+    gpu_model: str | None = None
+    discount: Decimal = Decimal(0)  # spend: fraction off list prices
+    unit_price: Decimal = Decimal(0)  # quantity: the committed price per unit
+
+
 class PriceBookSet(_GatewayEvent):
-    """A tenant's price book, in effect from effective_from on. Prices are Decimal strings on the wire."""
+    """A tenant's price book, in effect from effective_from on (occurred_at when absent). Prices are
+    Decimal strings on the wire; plans and commitments are optional (older events have neither)."""
 
     TYPE: ClassVar[str] = "gateway.v1.pricebook.set"
     SUBJECT: ClassVar[str] = TYPE
@@ -57,6 +93,33 @@ class PriceBookSet(_GatewayEvent):
     per_1k_tokens: Decimal = Decimal(0)
     per_request: Decimal = Decimal(0)
     per_kwh: Decimal = Decimal(0)
+    plans: list[PricePlanSpec] = []
+    commitments: list[CommitmentSpec] = []
+    effective_from: datetime | None = None
+
+
+class CreditGranted(_GatewayEvent):
+    """Prepaid credit granted to a tenant; its invoices draw it down (credits.py)."""
+
+    TYPE: ClassVar[str] = "gateway.v1.credit.granted"
+    SUBJECT: ClassVar[str] = TYPE
+    ENTITY_FIELD: ClassVar[str | None] = "grant_id"
+    tenant_id: str
+    grant_id: str
+    amount: Decimal
+    currency: str
+    note: str = ""
+
+
+class InvoiceVoidRequested(_GatewayEvent):
+    """Void a finalized invoice; metering keeps it, marked void, and opens a replacement draft."""
+
+    TYPE: ClassVar[str] = "gateway.v1.invoice.void_requested"
+    SUBJECT: ClassVar[str] = TYPE
+    ENTITY_FIELD: ClassVar[str | None] = "invoice_id"
+    tenant_id: str
+    invoice_id: str
+    reason: str
 
 
 class JobSubmitted(_GatewayEvent):

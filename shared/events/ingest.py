@@ -9,6 +9,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from shared.events.base import Event
+from shared.events.jobs import WHOLE_GPU_SHARE, GpuShare
 
 
 class UsageRecorded(Event):
@@ -34,3 +35,19 @@ class UsageRecorded(Event):
     input_tokens: int = Field(default=0, ge=0)
     output_tokens: int = Field(default=0, ge=0)
     model_name: str | None = None
+    # The share of the GPU this record stands for: a sample of a GPU that fractional allocations share
+    # is split among them by their shares (energy included), the rest idle (absent: the whole GPU).
+    gpu_share: GpuShare = WHOLE_GPU_SHARE
+
+
+class UsageBatchRecorded(Event):
+    """Many agent-sample records in one message: at thousands of samples a second, a message (and an
+    ack, a parse, a dedupe row) per record cost more than the records. Each record keeps its own id, by
+    which metering keeps it once whatever batch carries it; the batch's id only spares JetStream an
+    identical resend."""
+
+    PRODUCER: ClassVar[str] = "ingest"
+    TYPE: ClassVar[str] = "ingest.v1.usage.batch_recorded"
+    SUBJECT: ClassVar[str] = TYPE
+
+    records: list[UsageRecorded] = Field(min_length=1)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from shared.events.base import Contract
 
@@ -15,6 +17,23 @@ MAX_REPLICAS = 1024
 # names, a job runs in the pool its spec names. Names are short lowercase DNS-label-like words.
 DEFAULT_POOL = "default"
 POOL_NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
+
+# A share of one GPU, time-sliced with other workloads' shares: in (0, 1], in thousandths (the
+# scheduler's unit, so a share converts to and from an integer exactly). 1 is the whole GPU, and what
+# an event written before shares existed means.
+WHOLE_GPU_SHARE = Decimal(1)
+GpuShare = Annotated[Decimal, Field(gt=0, le=1, decimal_places=3)]
+_MILLI_PER_GPU = 1000
+
+
+def share_to_milli(share: Decimal) -> int:
+    """A validated share in thousandths of a GPU (0.5 -> 500); exact, as a share has 3 decimals at most."""
+    return int(share * _MILLI_PER_GPU)
+
+
+def milli_to_share(milli: int) -> Decimal:
+    """Thousandths of a GPU as the share in lowest terms (500 -> 0.5, 1000 -> 1)."""
+    return Decimal(milli) / _MILLI_PER_GPU
 
 
 class JobKind(StrEnum):
@@ -59,6 +78,8 @@ class JobSpec(Contract):
     priority: int = 0
     # The pool whose nodes may run it (1-32 characters of a-z, 0-9 and inner "-").
     pool: str = Field(default=DEFAULT_POOL, pattern=POOL_NAME_PATTERN)
+    # The share of one GPU each replica gets (e.g. 0.5: two such replicas share a GPU by time-slicing).
+    gpu_fraction: GpuShare = WHOLE_GPU_SHARE
 
     @field_validator("command")
     @classmethod
@@ -73,6 +94,19 @@ class JobSpec(Contract):
         if "CUDA_VISIBLE_DEVICES" in env:
             raise ValueError("CUDA_VISIBLE_DEVICES is set by the agent from the bound GPUs")
         return env
+
+    @field_validator("gpu_fraction")
+    @classmethod
+    def _fraction_of_one_gpu(cls, fraction: Decimal, info: ValidationInfo) -> Decimal:
+        gpus = info.data.get("gpus_per_replica", 1)
+        if fraction < WHOLE_GPU_SHARE and gpus != 1:
+            raise ValueError(f"a fraction of a GPU needs gpus_per_replica = 1, not {gpus}")
+        return fraction
+
+    @property
+    def gpu_milli(self) -> int:
+        """Each replica's share of its GPU in thousandths (1000: whole GPUs)."""
+        return share_to_milli(self.gpu_fraction)
 
     @property
     def total_gpus(self) -> int:

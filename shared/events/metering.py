@@ -9,13 +9,19 @@ from shared.events.base import Contract, Event
 
 
 class InvoiceLine(Contract):
-    project_id: str
-    meter: str  # gpu_hours | tokens_1k | requests | energy_kwh
+    project_id: str | None  # None on tenant-wide lines (commitment shortfall, prepaid credit)
+    meter: str  # gpu_hours | tokens_1k | requests | energy_kwh | adjustment | commitment_shortfall | prepaid_credit
     gpu_model: str | None = None
     quantity: Decimal
     unit: str
     unit_price: Decimal
     amount: Decimal
+    # Added later, optional so that older snapshots still parse (their lines are all usage lines).
+    kind: str = "usage"  # usage | adjustment | commitment_shortfall | prepaid_credit
+    usage_meter: str | None = None  # the metered quantity behind the line
+    list_amount: Decimal | None = None  # before committed-use discounts
+    adjusts_period: str | None = None  # adjustments: the finalized period whose late usage this is
+    commitment_id: str | None = None
 
 
 class _InvoiceSnapshot(Event):
@@ -27,7 +33,13 @@ class _InvoiceSnapshot(Event):
     status: str  # draft | finalized | void
     currency: str
     lines: list[InvoiceLine]
-    total: Decimal
+    total: Decimal  # what the tenant pays: subtotal - credit_applied
+    # Added later, optional (older snapshots have no credit, one revision).
+    subtotal: Decimal | None = None
+    credit_applied: Decimal = Decimal(0)
+    revision: int = 1
+    replaces: str | None = None  # the voided invoice this one replaces
+    void_reason: str | None = None
 
 
 class InvoiceUpdated(_InvoiceSnapshot):
@@ -37,6 +49,13 @@ class InvoiceUpdated(_InvoiceSnapshot):
 
 class InvoiceFinalized(_InvoiceSnapshot):
     TYPE: ClassVar[str] = "metering.v1.invoice.finalized"
+    SUBJECT: ClassVar[str] = TYPE
+
+
+class InvoiceVoided(_InvoiceSnapshot):
+    """A finalized invoice withdrawn (kept, status void); its replacement draft follows as InvoiceUpdated."""
+
+    TYPE: ClassVar[str] = "metering.v1.invoice.voided"
     SUBJECT: ClassVar[str] = TYPE
 
 

@@ -9,7 +9,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from shared.events.base import Event
-from shared.events.jobs import JobKind, JobState
+from shared.events.jobs import WHOLE_GPU_SHARE, GpuShare, JobKind, JobState
 
 
 class _SchedulerEvent(Event):
@@ -45,6 +45,8 @@ class AllocationBound(_SchedulerEvent):
     gpu_uuids: list[str]
     bound_at: datetime
     epoch: int
+    # The share of each of those GPUs (below 1: time-sliced with other allocations; absent: 1).
+    gpu_share: GpuShare = WHOLE_GPU_SHARE
 
 
 class AllocationReleased(_SchedulerEvent):
@@ -64,6 +66,8 @@ class AllocationReleased(_SchedulerEvent):
     released_at: datetime
     reason: str
     epoch: int
+    # The share of each GPU it held (absent: 1); billed GPU-seconds are seconds x gpu_count x gpu_share.
+    gpu_share: GpuShare = WHOLE_GPU_SHARE
 
 
 class NodeStateChanged(_SchedulerEvent):
@@ -93,6 +97,7 @@ class StartWorkload(_SchedulerEvent):
     command: list[str]
     env: dict[str, str]
     gpu_uuids: list[str]
+    gpu_share: GpuShare = WHOLE_GPU_SHARE  # of each GPU (absent: 1)
 
 
 class StopWorkload(_SchedulerEvent):

@@ -50,6 +50,9 @@ class BatchConsumerSpec:
     handler: BatchHandler
     batch_size: int = 500
     max_deliveries: int = 5
+    # False for a handler that dedupes on a key of its own (a natural key, stronger than the event id):
+    # recording each event id as well would only add a row per event.
+    dedupe_by_event_id: bool = True
 
     @property
     def stream_name(self) -> str:
@@ -129,9 +132,10 @@ class BatchConsumer:
                     continue
                 if event is not None:
                     events.append(event)
-            fresh = await _record_processed(tx, self._spec.durable, events)
-            if fresh:
-                await self._spec.handler(tx, fresh)
+            if self._spec.dedupe_by_event_id:
+                events = await _record_processed(tx, self._spec.durable, events)
+            if events:
+                await self._spec.handler(tx, events)
 
 
 async def _record_processed(tx: Tx, consumer: str, events: list[Event]) -> list[Event]:

@@ -17,6 +17,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.errors import NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +84,22 @@ class PullLoop:
             ack_wait=60,
             max_ack_pending=max(1000, self._batch_size * 4),
         )
+        await self._refilter(config)
         self._subscription = await self._js.pull_subscribe(
             self._subject, durable=self._durable, stream=self._stream, config=config
         )
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self._durable}")
+
+    async def _refilter(self, config: ConsumerConfig) -> None:
+        """An existing durable that filters another subject (an older release's) is updated to ours:
+        pull_subscribe would bind to it as it is."""
+        try:
+            info = await self._js.consumer_info(self._stream, self._durable)
+        except NotFoundError:
+            return
+        if info.config.filter_subject != self._subject:
+            info.config.filter_subject = self._subject  # the rest as it is (an operator's settings)
+            await self._js.add_consumer(self._stream, config=info.config)
 
     async def stop(self) -> None:
         if self._task:

@@ -14,7 +14,7 @@ from services.gateway.app.read_models import (
 )
 from services.gateway.domain.errors import RejectedEvent
 from shared.db.pool import Tx
-from shared.events.metering import InvoiceFinalized, InvoiceUpdated
+from shared.events.metering import InvoiceFinalized, InvoiceUpdated, InvoiceVoided
 from shared.events.scheduler import JobStateChanged, NodeStateChanged
 from shared.messaging.consumer import ConsumerSpec, Handler, PermanentError
 from shared.messaging.streams import METERING, SCHEDULER
@@ -55,11 +55,12 @@ def gateway_consumers(max_deliveries: int) -> list[ConsumerSpec]:
         ConsumerSpec(
             durable=INVOICES_DURABLE,
             stream=METERING,
-            # Both invoice subjects on one durable, so an update and the finalization keep their order.
+            # Every invoice subject on one durable, so updates, finalization and void keep their order.
             subject="metering.v1.invoice.*",
             routes={
                 InvoiceUpdated: _handler(apply_invoice_snapshot),
                 InvoiceFinalized: _handler(apply_invoice_snapshot),
+                InvoiceVoided: _handler(apply_invoice_snapshot),
             },
             max_deliveries=max_deliveries,
         ),

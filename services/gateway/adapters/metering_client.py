@@ -67,6 +67,10 @@ class MeteringClient:
         _require_ok(response)
         return response.content
 
+    async def chargeback(self, tenant_id: str | None, period: str, idle: str | None) -> dict[str, Any]:
+        params = {"period": period} | ({"tenant_id": tenant_id} if tenant_id else {})
+        return await self._get("/v1/chargeback", params | ({"idle": idle} if idle else {}))
+
     async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         return _json(await self._request(path, params))
 

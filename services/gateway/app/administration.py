@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from services.gateway.app.ports import GatewayStore, GatewayUnitOfWork
@@ -26,9 +27,17 @@ from services.gateway.domain.model import (
     new_project_id,
     new_tenant_id,
 )
+from services.gateway.domain.price_plans import commitment_errors, plan_errors
 from shared.clock import Clock
 from shared.events.base import Event
-from shared.events.gateway import PriceBookSet, ProjectCreated, QuotaSet, TenantCreated
+from shared.events.gateway import (
+    CommitmentSpec,
+    PriceBookSet,
+    PricePlanSpec,
+    ProjectCreated,
+    QuotaSet,
+    TenantCreated,
+)
 
 FIRST_ADMIN_KEY_NAME = "first admin"
 
@@ -78,6 +87,9 @@ class SetPriceBook:
     per_1k_tokens: Decimal = Decimal(0)
     per_request: Decimal = Decimal(0)
     per_kwh: Decimal = Decimal(0)
+    plans: tuple[PricePlanSpec, ...] = ()  # tiered / package / per-unit plans overriding the prices above
+    commitments: tuple[CommitmentSpec, ...] = ()
+    effective_from: datetime | None = None  # None: now
 
 
 class Administration:
@@ -183,6 +195,11 @@ class Administration:
             for name, price in prices.items()
             if not price.is_finite() or price < 0
         ]
+        errors += plan_errors(command.plans) + commitment_errors(command.commitments)
+        now = self._clock.now()
+        if command.effective_from is not None and command.effective_from < now:
+            # Usage already rated keeps the prices it was rated with: versions start now or later.
+            errors.append(FieldError("effective_from", f"must not be in the past (now is {now.isoformat()})"))
         if errors:
             raise InvalidInput(errors)
         async with self._store.transaction() as uow:
@@ -193,13 +210,16 @@ class Administration:
                     "currency", f"{currency} differs from the tenant's currency {tenant.currency}"
                 )
             event = PriceBookSet(
-                occurred_at=self._clock.now(),
+                occurred_at=now,
                 tenant_id=tenant.tenant_id,
                 currency=currency,
                 gpu_hour=dict(command.gpu_hour),
                 per_1k_tokens=command.per_1k_tokens,
                 per_request=command.per_request,
                 per_kwh=command.per_kwh,
+                plans=list(command.plans),
+                commitments=list(command.commitments),
+                effective_from=command.effective_from,
             )
             await uow.emit(event)
         return event

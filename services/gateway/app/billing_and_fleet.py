@@ -1,21 +1,35 @@
-"""Reading invoices and the fleet, and asking metering to finalize an invoice."""
+"""Reading invoices and the fleet; asking metering to finalize or void an invoice, or to grant credit."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from services.gateway.app.ports import GatewayStore
 from services.gateway.domain.auth import Principal, require_operator, require_tenant_access, scope_tenant
-from services.gateway.domain.errors import InvalidInput, NotFound
-from services.gateway.domain.model import Invoice, Node, period_error
+from services.gateway.domain.errors import Conflict, InvalidInput, NotFound
+from services.gateway.domain.model import Invoice, Node, credit_amount_error, new_grant_id, period_error
 from shared.clock import Clock
-from shared.events.gateway import InvoiceFinalizeRequested
+from shared.events.gateway import CreditGranted, InvoiceFinalizeRequested, InvoiceVoidRequested
 
 
 @dataclass(frozen=True)
 class FinalizeInvoice:
     tenant_id: str
     period: str  # YYYY-MM
+
+
+@dataclass(frozen=True)
+class GrantCredit:
+    tenant_id: str
+    amount: Decimal
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class VoidInvoice:
+    invoice_id: str
+    reason: str
 
 
 class Billing:
@@ -51,6 +65,48 @@ class Billing:
                 raise NotFound("tenant", command.tenant_id)
             event = InvoiceFinalizeRequested(
                 occurred_at=self._clock.now(), tenant_id=command.tenant_id, period=command.period
+            )
+            await uow.emit(event)
+        return event
+
+    async def grant_credit(self, principal: Principal, command: GrantCredit) -> CreditGranted:
+        """Operator only: prepaid credit the tenant's invoices draw down."""
+        require_operator(principal)
+        async with self._store.transaction() as uow:
+            tenant = await uow.tenants.get(command.tenant_id)
+            if tenant is None:
+                raise NotFound("tenant", command.tenant_id)
+            if error := credit_amount_error("amount", command.amount):
+                raise InvalidInput([error])
+            event = CreditGranted(
+                occurred_at=self._clock.now(),
+                tenant_id=tenant.tenant_id,
+                grant_id=new_grant_id(),
+                amount=command.amount,
+                currency=tenant.currency,
+                note=command.note,
+            )
+            await uow.emit(event)
+        return event
+
+    async def request_void(self, principal: Principal, command: VoidInvoice) -> InvoiceVoidRequested:
+        """Operator only: withdraw a finalized invoice; metering opens a replacement draft."""
+        require_operator(principal)
+        if not command.reason.strip():
+            raise InvalidInput.one("reason", "say why the invoice is voided")
+        async with self._store.transaction() as uow:
+            invoice = await uow.invoices.get(command.invoice_id)
+            if invoice is None:
+                raise NotFound("invoice", command.invoice_id)
+            if invoice.status != "finalized":
+                raise Conflict(
+                    f"invoice {invoice.invoice_id} is {invoice.status}: only a finalized invoice can be voided"
+                )
+            event = InvoiceVoidRequested(
+                occurred_at=self._clock.now(),
+                tenant_id=invoice.tenant_id,
+                invoice_id=invoice.invoice_id,
+                reason=command.reason.strip(),
             )
             await uow.emit(event)
         return event

@@ -13,7 +13,7 @@ from services.gateway.app.ports import GatewayUnitOfWork
 from services.gateway.domain.errors import RejectedEvent
 from services.gateway.domain.model import Invoice, Node
 from services.gateway.domain.rules import invoice_snapshot_applies, job_change_applies, node_change_applies
-from shared.events.metering import InvoiceFinalized, InvoiceUpdated
+from shared.events.metering import InvoiceFinalized, InvoiceUpdated, InvoiceVoided
 from shared.events.scheduler import JobStateChanged, NodeStateChanged
 
 
@@ -47,8 +47,10 @@ async def apply_node_state_changed(uow: GatewayUnitOfWork, event: NodeStateChang
     return True
 
 
-async def apply_invoice_snapshot(uow: GatewayUnitOfWork, event: InvoiceUpdated | InvoiceFinalized) -> bool:
-    final = isinstance(event, InvoiceFinalized)
+async def apply_invoice_snapshot(
+    uow: GatewayUnitOfWork, event: InvoiceUpdated | InvoiceFinalized | InvoiceVoided
+) -> bool:
+    final = isinstance(event, InvoiceFinalized | InvoiceVoided)
     current = await uow.invoices.get(event.invoice_id, for_update=True)
     if current is not None and current.tenant_id != event.tenant_id:
         raise RejectedEvent(
@@ -67,6 +69,11 @@ async def apply_invoice_snapshot(uow: GatewayUnitOfWork, event: InvoiceUpdated |
             total=event.total,
             final=final,
             snapshot_at=event.occurred_at,
+            revision=event.revision,
+            replaces=event.replaces,
+            subtotal=event.subtotal,
+            credit_applied=event.credit_applied,
+            void_reason=event.void_reason,
         )
     )
     return True

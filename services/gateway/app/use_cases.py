@@ -9,13 +9,14 @@ from services.gateway.app.administration import Administration
 from services.gateway.app.authentication import Authenticator
 from services.gateway.app.billing_and_fleet import Billing, Fleet
 from services.gateway.app.billing_controls import BillingControls, MeteringReader
+from services.gateway.app.chargeback import Chargeback, MeteringChargeback
 from services.gateway.app.jobs import Jobs
 from services.gateway.app.ports import GatewayStore
 from services.gateway.app.usage_and_exports import MeteringExports, UsageAndExports
 from shared.clock import Clock
 
 
-class MeteringApi(MeteringReader, MeteringExports, Protocol):
+class MeteringApi(MeteringReader, MeteringExports, MeteringChargeback, Protocol):
     """Metering's whole internal API, as the gateway reads it."""
 
 
@@ -28,6 +29,7 @@ class GatewayUseCases:
     fleet: Fleet
     billing_controls: BillingControls
     usage_and_exports: UsageAndExports
+    chargeback: Chargeback
 
     @classmethod
     def build(
@@ -44,4 +46,5 @@ class GatewayUseCases:
             fleet=Fleet(store),
             billing_controls=BillingControls(store, clock, metering),
             usage_and_exports=UsageAndExports(billing, metering),
+            chargeback=Chargeback(metering),
         )

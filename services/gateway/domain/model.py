@@ -35,6 +35,17 @@ def new_key_id() -> str:
     return f"key_{uuid.uuid4().hex[:12]}"
 
 
+def new_grant_id() -> str:
+    return f"crd_{uuid.uuid4().hex[:12]}"
+
+
+def credit_amount_error(field: str, amount: Decimal) -> FieldError | None:
+    """Prepaid credit is a positive amount (metering checks it against the currency's minor units)."""
+    if amount.is_finite() and amount > 0:
+        return None
+    return FieldError(field, f"must be an amount above 0, not {amount}")
+
+
 def currency_error(field: str, currency: str) -> FieldError | None:
     if _CURRENCY.match(currency):
         return None
@@ -124,6 +135,11 @@ class Invoice:
     currency: str
     lines: tuple[InvoiceLine, ...]
     total: Decimal
-    # True once a metering.v1.invoice.finalized snapshot arrived: later drafts never replace it.
+    # True once a metering.v1.invoice.finalized (or .voided) snapshot arrived: drafts never replace it.
     final: bool
     snapshot_at: datetime
+    revision: int = 1  # 2, 3, ... replace voided invoices of the period
+    replaces: str | None = None  # the voided invoice this one replaces
+    subtotal: Decimal | None = None  # before prepaid credit (None: snapshots without credit)
+    credit_applied: Decimal = Decimal(0)
+    void_reason: str | None = None

@@ -51,6 +51,7 @@ def sample_consumer(
         handler=on_samples,
         batch_size=batch_size,
         max_deliveries=max_deliveries,
+        dedupe_by_event_id=False,  # RecordSamples claims each sample's natural key, whatever its event id
     )
 
 

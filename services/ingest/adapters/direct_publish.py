@@ -1,10 +1,11 @@
-"""Sample records published straight to JetStream, inside the sample consumer's transaction.
+"""Sample records published straight to JetStream, many to a message, inside the sample consumer's
+transaction.
 
 The outbox hop (a row per record written, read back, published, deleted) cost ingest more than the
 records themselves. Here the records are published, all acks awaited, before the batch commits: a
 crash between publish and commit redelivers the samples, and their records go out again under the same
 event ids (domain/records.py derives them from the sample's natural key), which JetStream drops within
-its duplicate window and metering drops after it (processed events). Were the records published after
+its duplicate window and metering drops after it (its raw usage table's key). Were the records published after
 commit instead, a crash in between would lose them: the claimed sample keys would turn the redelivery
 into nothing.
 """
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from nats.js import JetStreamContext
 
 from services.ingest.adapters.postgres import PgIngestStore
+from services.ingest.domain.records import record_batches
 from shared.db.pool import Tx
 from shared.events.ingest import UsageRecorded
 from shared.telemetry import current_traceparent
@@ -36,11 +38,11 @@ class PublishingIngestStore(PgIngestStore):
         if not records:
             return
         traceparent = current_traceparent()
-        # Pipelined: every record goes out in order, then all acks are awaited together.
+        # Pipelined: every batch goes out in order, then all acks are awaited together.
         acks = [
             await self._js.publish_async(
-                record.subject(), record.model_dump_json().encode(), headers=record.headers(traceparent)
+                batch.subject(), batch.model_dump_json().encode(), headers=batch.headers(traceparent)
             )
-            for record in records
+            for batch in record_batches(records)
         ]
         await asyncio.wait_for(asyncio.gather(*acks), timeout=self._ack_timeout_s)

@@ -17,7 +17,8 @@ from shared.events.scheduler import AllocationBound, AllocationReleased
 from shared.messaging.consumer import record_dead_letter
 
 INTERVALS_ON_GPUS_SQL = """
-SELECT g.gpu_uuid, a.allocation_id, a.tenant_id, a.project_id, a.job_id, a.gpu_model, a.bound_at, a.released_at
+SELECT g.gpu_uuid, a.allocation_id, a.tenant_id, a.project_id, a.job_id, a.gpu_model, a.bound_at, a.released_at,
+    a.gpu_share
 FROM allocation_gpus g JOIN allocations a USING (allocation_id)
 WHERE g.gpu_uuid = ANY($1::text[]) AND a.bound_at <= $3 AND (a.released_at IS NULL OR a.released_at >= $2)
 """
@@ -31,13 +32,14 @@ ON CONFLICT DO NOTHING RETURNING event_id
 
 # A release may be handled before its binding (a retried binding): each keeps what the other wrote.
 SAVE_BOUND_SQL = """
-INSERT INTO allocations (allocation_id, tenant_id, project_id, job_id, node_id, gpu_model, bound_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO allocations (allocation_id, tenant_id, project_id, job_id, node_id, gpu_model, bound_at, gpu_share)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (allocation_id) DO UPDATE SET bound_at = EXCLUDED.bound_at
 """
 SAVE_RELEASED_SQL = """
-INSERT INTO allocations (allocation_id, tenant_id, project_id, job_id, node_id, gpu_model, bound_at, released_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO allocations (allocation_id, tenant_id, project_id, job_id, node_id, gpu_model, bound_at, released_at,
+    gpu_share)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (allocation_id) DO UPDATE SET released_at = EXCLUDED.released_at
 """
 
@@ -83,6 +85,7 @@ class PgIngestStore(IngestStore):
             event.node_id,
             event.gpu_model,
             event.bound_at,
+            event.gpu_share,
         )
         await self._conn.execute(
             "INSERT INTO allocation_gpus (allocation_id, gpu_uuid) SELECT $1, unnest($2::text[]) "
@@ -102,6 +105,7 @@ class PgIngestStore(IngestStore):
             event.gpu_model,
             event.bound_at,
             event.released_at,
+            event.gpu_share,
         )
 
     async def save_tenant(self, tenant_id: str, name: str) -> None:

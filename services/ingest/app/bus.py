@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.ingest.app.ports import IngestStore
-from services.ingest.domain.allocations import AllocationInterval, holder_at
-from services.ingest.domain.records import sample_record
+from services.ingest.domain.allocations import AllocationInterval, holders_at
+from services.ingest.domain.records import sample_records
 from services.ingest.domain.time_window import TimeLimits, time_problem
 from shared.clock import Clock
 from shared.events.agent import UsageSampled
@@ -52,8 +52,12 @@ class RecordSamples:
         if not accepted:
             return SamplesOutcome([], 0, rejected)
         # 2. Deduplicate on the natural key: an agent retrying after a crash may mint a new event id.
-        claimed = await store.claim_sample_keys(accepted)
-        fresh = [sample for sample in accepted if sample.event_id in claimed]
+        claimed = set(await store.claim_sample_keys(accepted))
+        fresh: list[UsageSampled] = []
+        for sample in accepted:
+            if sample.event_id in claimed:
+                claimed.discard(sample.event_id)  # the same message twice in one batch counts once
+                fresh.append(sample)
         # 3. Enrich from the allocation that held each GPU then (or none: idle usage), and emit.
         by_gpu: dict[str, list[AllocationInterval]] = defaultdict(list)
         if fresh:
@@ -61,7 +65,11 @@ class RecordSamples:
             gpus = {sample.gpu_uuid for sample in fresh}
             for interval in await store.intervals_on_gpus(gpus, min(times), max(times)):
                 by_gpu[interval.gpu_uuid].append(interval)
-        records = [sample_record(s, holder_at(by_gpu.get(s.gpu_uuid, ()), s.occurred_at)) for s in fresh]
+        records = [
+            record
+            for s in fresh
+            for record in sample_records(s, holders_at(by_gpu.get(s.gpu_uuid, ()), s.occurred_at))
+        ]
         await store.emit_all(records)
         return SamplesOutcome(records, len(accepted) - len(fresh), rejected)
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+
+WHOLE = Decimal(1)
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,7 @@ class AllocationInterval:
     gpu_model: str
     bound_at: datetime
     released_at: datetime | None = None
+    gpu_share: Decimal = WHOLE  # of the GPU: less than 1 for a fractional allocation
 
     def covers(self, at: datetime) -> bool:
         return self.bound_at <= at and (self.released_at is None or at <= self.released_at)
@@ -36,3 +40,28 @@ def holder_at(intervals: Iterable[AllocationInterval], at: datetime) -> Allocati
     if not covering:
         return None
     return max(covering, key=lambda i: (i.bound_at < at, i.bound_at, i.allocation_id))
+
+
+def holders_at(
+    intervals: Iterable[AllocationInterval], at: datetime
+) -> list[tuple[AllocationInterval | None, Decimal]]:
+    """Who held the GPU at `at`, each with its share of it; None is the idle rest (or the whole GPU idle).
+
+    A GPU held whole (or idle) has one holder, as holder_at finds it. A GPU that fractional allocations
+    share has each of them, latest bound first, while their shares fit in the GPU (by the same hand-over
+    rule: those bound strictly before `at` first), and the rest idle. The shares add up to exactly 1.
+    """
+    covering = [interval for interval in intervals if interval.covers(at)]
+    if not covering or any(interval.gpu_share == WHOLE for interval in covering):
+        return [(holder_at(covering, at), WHOLE)]
+    holders: list[tuple[AllocationInterval | None, Decimal]] = []
+    left = WHOLE
+    for interval in sorted(
+        covering, key=lambda i: (i.bound_at < at, i.bound_at, i.allocation_id), reverse=True
+    ):
+        if interval.gpu_share <= left:
+            holders.append((interval, interval.gpu_share))
+            left -= interval.gpu_share
+    if left:
+        holders.append((None, left))
+    return holders

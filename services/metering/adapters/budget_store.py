@@ -99,7 +99,8 @@ class PgBudgetStore:
 
     async def invoice(self, tenant_id: str, period: str) -> InvoiceReading | None:
         row = await self._conn.fetchrow(
-            "SELECT currency, total, lines, updated_at FROM invoices WHERE tenant_id = $1 AND period = $2",
+            "SELECT currency, total, lines, updated_at FROM invoices "
+            "WHERE tenant_id = $1 AND period = $2 AND status <> 'void'",
             tenant_id,
             period,
         )

@@ -6,23 +6,29 @@ Usage records, by far the most numerous, go through the batch consumer: one tran
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from services.metering.adapters.billing_events_consumers import announcing_usage_rated, billing_control_routes
 from services.metering.adapters.postgres_store import PostgresMeteringStore
 from services.metering.adapters.usage_store import PostgresUsageLedger
-from services.metering.app import use_cases
+from services.metering.app import invoicing, use_cases
 from services.metering.app.ports import MeteringStore
-from services.metering.app.usage import UsageNotYetBillable, record_allocation, record_usage
+from services.metering.app.usage import record_allocation, record_usage
 from services.metering.domain.errors import RejectedInput
 from services.metering.domain.usage_checks import UsageLimits
 from shared.clock import Clock
 from shared.db.pool import Tx
-from shared.events.gateway import InvoiceFinalizeRequested, PriceBookSet, TenantCreated
-from shared.events.ingest import UsageRecorded
+from shared.events.gateway import (
+    CreditGranted,
+    InvoiceFinalizeRequested,
+    InvoiceVoidRequested,
+    PriceBookSet,
+    TenantCreated,
+)
+from shared.events.ingest import UsageBatchRecorded, UsageRecorded
 from shared.events.scheduler import AllocationReleased
-from shared.messaging.batch_consumer import BatchConsumerSpec, HoldBack
+from shared.messaging.batch_consumer import BatchConsumerSpec
 from shared.messaging.consumer import ConsumerSpec, Handler, PermanentError
 from shared.messaging.streams import GATEWAY, INGEST, SCHEDULER
 
@@ -54,6 +60,10 @@ def metering_consumers(clock: Clock, max_deliveries: int, limits: UsageLimits) -
             routes={
                 TenantCreated: _handler(lambda store, _, event: use_cases.record_tenant(store, event)),
                 PriceBookSet: _handler(lambda store, _, event: use_cases.record_price_book(store, event)),
+                CreditGranted: _handler(lambda store, _, event: invoicing.grant_credit(store, event)),
+                InvoiceVoidRequested: _handler(
+                    lambda store, tx, event: invoicing.void_invoice(store, tx, event, clock.now())
+                ),
                 **billing_control_routes(clock),
             },
             max_deliveries=max_deliveries,
@@ -80,7 +90,7 @@ def metering_consumers(clock: Clock, max_deliveries: int, limits: UsageLimits) -
             subject=InvoiceFinalizeRequested.SUBJECT,
             routes={
                 InvoiceFinalizeRequested: _handler(
-                    lambda store, tx, event: use_cases.finalize_invoice(store, tx, event, clock.now())
+                    lambda store, tx, event: invoicing.finalize_invoice(store, tx, event, clock.now())
                 )
             },
             max_deliveries=max_deliveries,
@@ -88,24 +98,36 @@ def metering_consumers(clock: Clock, max_deliveries: int, limits: UsageLimits) -
     ]
 
 
+def carried_records(events: Sequence[UsageRecorded | UsageBatchRecorded]) -> list[UsageRecorded]:
+    """The records of the events, in order. A batch's records need no processed-event row each: the raw
+    usage table keeps a record once by its event id, whichever batch carries it (ingest re-forms its
+    batches after a crash)."""
+    records: list[UsageRecorded] = []
+    for event in events:
+        if isinstance(event, UsageBatchRecorded):
+            records += event.records
+        else:
+            records.append(event)
+    return records
+
+
 def usage_consumers(
     clock: Clock, max_deliveries: int, limits: UsageLimits, *, batch_size: int, copies: int
 ) -> list[BatchConsumerSpec]:
     """`copies` pull loops on the one durable: while one batch commits, the next is being read."""
 
-    async def handle(tx: Tx, events: list[UsageRecorded]) -> None:
+    async def handle(tx: Tx, events: list[UsageRecorded | UsageBatchRecorded]) -> None:
+        records = carried_records(events)
         try:
-            await record_usage(PostgresUsageLedger(tx, USAGE_DURABLE), events, clock.now(), limits)
+            await record_usage(PostgresUsageLedger(tx, USAGE_DURABLE), records, clock.now(), limits)
         except RejectedInput as error:
             raise PermanentError(str(error)) from error
-        except UsageNotYetBillable as waiting:
-            raise HoldBack(waiting.event_ids, str(waiting)) from waiting
 
     spec = BatchConsumerSpec(
         durable=USAGE_DURABLE,
         stream=INGEST,
-        subject=UsageRecorded.SUBJECT,
-        event_types=(UsageRecorded,),
+        subject="ingest.v1.usage.>",
+        event_types=(UsageRecorded, UsageBatchRecorded),
         handler=handle,
         batch_size=batch_size,
         max_deliveries=max_deliveries,

@@ -13,7 +13,7 @@ import logging
 from datetime import timedelta
 
 from services.metering.adapters.postgres_store import PostgresMeteringStore
-from services.metering.app.use_cases import PUBLISH_BATCH, publish_due_invoices
+from services.metering.app.invoicing import PUBLISH_BATCH, publish_due_invoices
 from shared.clock import Clock
 from shared.db.pool import Database
 

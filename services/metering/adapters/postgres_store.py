@@ -9,8 +9,12 @@ from uuid import UUID
 
 import asyncpg
 
+from services.metering.adapters.billing_store import PostgresBillingRecords
 from services.metering.app.ports import TenantAccount
-from services.metering.domain.invoice import Invoice, InvoiceLine, InvoiceStatus
+from services.metering.app.price_book_specs import commitment_documents, plan_documents, stored_price_book
+from services.metering.domain.billing import BillingInvoice
+from services.metering.domain.invoice import Invoice, InvoiceStatus
+from services.metering.domain.invoice_conversion import billing_invoice_of
 from services.metering.domain.meters import MeterName
 from services.metering.domain.pricing import PriceBook
 from services.metering.domain.rating import Charge, RatedItem
@@ -39,15 +43,6 @@ ON CONFLICT DO NOTHING
 RETURNING id
 """
 
-SAVE_INVOICE_SQL = """
-INSERT INTO invoices (tenant_id, period, invoice_id, status, currency, lines, total, updated_at, finalized_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (tenant_id, period) DO UPDATE
-SET status = EXCLUDED.status, currency = EXCLUDED.currency, lines = EXCLUDED.lines, total = EXCLUDED.total,
-    updated_at = EXCLUDED.updated_at, finalized_at = EXCLUDED.finalized_at
-WHERE invoices.status = 'draft'
-"""
-
 # NO KEY UPDATE: replicas skip each other's tenants, and so do rating and finalizing (FOR SHARE, FOR
 # UPDATE), but not the usage pipeline's FOR KEY SHARE, so a steady stream of usage batches cannot starve
 # the snapshots. Its dirty marks are upserts that lock the row, so none is lost to a concurrent claim.
@@ -61,10 +56,7 @@ FOR NO KEY UPDATE OF t SKIP LOCKED
 """
 
 
-class PostgresMeteringStore:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self._conn = conn
-
+class PostgresMeteringStore(PostgresBillingRecords):
     async def add_tenant(self, tenant_id: str, name: str, currency: str) -> bool:
         created = await self._conn.fetchval(
             "INSERT INTO tenants (tenant_id, name, currency) VALUES ($1, $2, $3) "
@@ -97,7 +89,8 @@ class PostgresMeteringStore:
     async def add_price_book(self, source_event_id: UUID, book: PriceBook) -> None:
         await self._conn.execute(
             "INSERT INTO price_books (tenant_id, source_event_id, effective_from, currency, gpu_hour, "
-            "per_1k_tokens, per_request, per_kwh) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "per_1k_tokens, per_request, per_kwh, plans, commitments) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             book.tenant_id,
             source_event_id,
             book.effective_from,
@@ -106,6 +99,8 @@ class PostgresMeteringStore:
             book.per_1k_tokens,
             book.per_request,
             book.per_kwh,
+            plan_documents(book.plans),
+            commitment_documents(book.commitments),
         )
 
     async def price_books(self, tenant_id: str) -> Sequence[PriceBook]:
@@ -168,23 +163,18 @@ class PostgresMeteringStore:
 
     async def invoice_status(self, tenant_id: str, period: str) -> InvoiceStatus | None:
         status = await self._conn.fetchval(
-            "SELECT status FROM invoices WHERE tenant_id = $1 AND period = $2", tenant_id, period
+            "SELECT status FROM invoices WHERE tenant_id = $1 AND period = $2 AND status <> 'void'",
+            tenant_id,
+            period,
         )
         return InvoiceStatus(status) if status else None
 
-    async def save_invoice(self, invoice: Invoice, at: datetime) -> None:
-        await self._conn.execute(
-            SAVE_INVOICE_SQL,
-            invoice.tenant_id,
-            invoice.period,
-            invoice.invoice_id,
-            invoice.status.value,
-            invoice.currency,
-            [_line_json(line) for line in invoice.lines],
-            invoice.total,
-            at,
-            at if invoice.status is InvoiceStatus.FINALIZED else None,
-        )
+    async def save_invoice(self, invoice: BillingInvoice | Invoice, at: datetime) -> None:
+        """Insert or replace a draft; a finalized invoice is never replaced. (A per-unit Invoice, as
+        older callers build it, is saved as the billing engine's invoice it converts to.)"""
+        if isinstance(invoice, Invoice):
+            invoice = billing_invoice_of(invoice)
+        await self.save_billing_invoice(invoice, at)
 
     async def mark_dirty(self, tenant_id: str, period: str) -> None:
         await self._conn.execute(
@@ -214,25 +204,17 @@ class PostgresMeteringStore:
         )
 
 
-def _line_json(line: InvoiceLine) -> dict[str, str | None]:
-    return {
-        "project_id": line.project_id,
-        "meter": line.meter.value,
-        "gpu_model": line.gpu_model,
-        "quantity": str(line.quantity),
-        "unit": line.unit,
-        "unit_price": str(line.unit_price),
-        "amount": str(line.amount),
-    }
-
-
 def price_book_of(row: asyncpg.Record) -> PriceBook:
-    return PriceBook(
-        tenant_id=row["tenant_id"],
-        currency=row["currency"],
-        effective_from=row["effective_from"],
-        gpu_hour={model: Decimal(price) for model, price in row["gpu_hour"].items()},
-        per_1k_tokens=row["per_1k_tokens"],
-        per_request=row["per_request"],
-        per_kwh=row["per_kwh"],
+    return stored_price_book(
+        row["tenant_id"],
+        row["currency"],
+        row["effective_from"],
+        (
+            {model: Decimal(price) for model, price in row["gpu_hour"].items()},
+            row["per_1k_tokens"],
+            row["per_request"],
+            row["per_kwh"],
+        ),
+        row["plans"],
+        row["commitments"],
     )

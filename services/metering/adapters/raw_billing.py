@@ -1,6 +1,6 @@
 """The invoice rebuild's source on PostgreSQL: raw usage and allocation events read back as the rating
-inputs they were, price books, the pipeline's accumulated charges and finalized invoices, all from one
-read-only REPEATABLE READ snapshot."""
+inputs they were, price books, and the kept invoices (finalized, or the draft as priced now), all from
+one read-only REPEATABLE READ snapshot."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from services.metering.adapters.invoice_reader import invoice_of_row
 from services.metering.adapters.postgres_store import PostgresMeteringStore, price_book_of
-from services.metering.domain.invoice import Invoice
+from services.metering.app.invoicing import price_open_invoice
+from services.metering.app.ports import TenantAccount
+from services.metering.domain.billing import BillingInvoice
+from services.metering.domain.invoice import InvoiceStatus
 from services.metering.domain.pricing import PriceBook
-from services.metering.domain.rating import AllocationInterval, Charge, UsageWindow
+from services.metering.domain.rating import AllocationInterval, UsageWindow
 from shared.db.pool import Database
 
 CHUNK = 5000
@@ -25,7 +27,7 @@ SELECT event_id, project_id, source, source_event_id, window_start, window_end, 
 FROM usage_events WHERE tenant_id = $1 AND period = $2
 """
 RAW_ALLOCATIONS_SQL = """
-SELECT event_id, project_id, allocation_id, gpu_model, gpu_count, bound_at, released_at
+SELECT event_id, project_id, allocation_id, gpu_model, gpu_count, gpu_share, bound_at, released_at
 FROM allocation_events WHERE tenant_id = $1 AND period = $2
 """
 BILLED_PERIODS_SQL = """
@@ -98,19 +100,16 @@ class PostgresRawBilling:
                 allocation_id=row["allocation_id"],
                 gpu_model=row["gpu_model"],
                 gpu_count=row["gpu_count"],
+                gpu_share=row["gpu_share"],
                 bound_at=row["bound_at"],
                 released_at=row["released_at"],
             )
             for row in rows
         ]
 
-    async def kept_charges(self, tenant_id: str, period: str) -> Sequence[Charge]:
-        return await self._store.charges(tenant_id, period)
-
-    async def finalized_invoice(self, tenant_id: str, period: str) -> Invoice | None:
-        row = await self._conn.fetchrow(
-            "SELECT * FROM invoices WHERE tenant_id = $1 AND period = $2 AND status = 'finalized'",
-            tenant_id,
-            period,
-        )
-        return None if row is None else invoice_of_row(row)
+    async def kept_invoice(self, tenant_id: str, period: str) -> BillingInvoice:
+        kept = await self._store.open_invoice(tenant_id, period)
+        if kept is not None and kept.status is InvoiceStatus.FINALIZED:
+            return kept
+        tenant = TenantAccount(tenant_id, await self.currency(tenant_id) or "")
+        return await price_open_invoice(self._store, tenant, period)

@@ -14,12 +14,12 @@ from shared.events.scheduler import AllocationReleased
 USAGE_SQL = """
 SELECT event_id, occurred_at, tenant_id, project_id, source, source_event_id, window_start, window_end,
     job_id, node_id, gpu_uuid, gpu_model, gpu_utilization_pct, memory_used_mib, energy_j, requests,
-    input_tokens, output_tokens, model_name
+    input_tokens, output_tokens, model_name, gpu_share
 FROM usage_events WHERE tenant_id = $1 AND window_end >= $2 AND window_end < $3
 """
 ALLOCATIONS_SQL = """
 SELECT event_id, occurred_at, tenant_id, project_id, job_id, allocation_id, node_id, gpu_model, gpu_count,
-    bound_at, released_at, reason, epoch
+    gpu_share, bound_at, released_at, reason, epoch
 FROM allocation_events WHERE tenant_id = $1 AND released_at >= $2 AND released_at < $3
 """
 CELLS_SQL = """

@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import asyncpg
 
 from services.metering.adapters.postgres_store import price_book_of
+from services.metering.app.usage_ports import WaitingUsage
 from services.metering.domain.periods import as_utc
 from services.metering.domain.pricing import PriceBook
 from services.metering.domain.usage_billing import TenantBilling, UsageCharge
@@ -40,7 +42,7 @@ CREATE TEMP TABLE IF NOT EXISTS usage_stage (
     tenant_id text, source text, source_event_id text, event_id uuid, project_id text, window_start bigint,
     window_end bigint, job_id text, node_id text, gpu_uuid text, gpu_model text, utilization float8,
     memory bigint, energy_j text, requests bigint, input_tokens bigint, output_tokens bigint, model_name text,
-    occurred_at bigint, period text
+    occurred_at bigint, period text, gpu_share text
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS cell_stage (
     tenant_id text, window_start bigint, project_id text, meter text, gpu_model text, sum text,
@@ -54,23 +56,23 @@ INSERT_USAGE_SQL = """
 WITH staged AS (DELETE FROM usage_stage RETURNING *)
 INSERT INTO usage_events (tenant_id, source, source_event_id, event_id, project_id, window_start, window_end,
     job_id, node_id, gpu_uuid, gpu_model, gpu_utilization_pct, memory_used_mib, energy_j, requests,
-    input_tokens, output_tokens, model_name, occurred_at, period)
+    input_tokens, output_tokens, model_name, occurred_at, period, gpu_share)
 SELECT tenant_id, source, source_event_id, event_id, project_id,
     timestamptz 'epoch' + window_start * interval '1 microsecond',
     timestamptz 'epoch' + window_end * interval '1 microsecond',
     job_id, node_id, gpu_uuid, gpu_model, utilization, memory, energy_j::numeric,
     requests, input_tokens, output_tokens, model_name,
-    timestamptz 'epoch' + occurred_at * interval '1 microsecond', period
+    timestamptz 'epoch' + occurred_at * interval '1 microsecond', period, gpu_share::numeric
 FROM staged
 ORDER BY tenant_id, source, source_event_id
-ON CONFLICT (tenant_id, source, source_event_id) DO NOTHING
+ON CONFLICT DO NOTHING
 RETURNING event_id
 """
 
 INSERT_ALLOCATION_SQL = """
 INSERT INTO allocation_events (event_id, tenant_id, project_id, job_id, allocation_id, node_id, gpu_model,
-    gpu_count, bound_at, released_at, reason, epoch, occurred_at, period)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+    gpu_count, bound_at, released_at, reason, epoch, occurred_at, period, gpu_share)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 """
 
 # The batch's minute cells, merged into the rollups of one grain: first the cells that fall in one window
@@ -143,6 +145,20 @@ ON CONFLICT (tenant_id, period) DO UPDATE SET period = EXCLUDED.period
 """
 
 
+# A record already waiting keeps the time it started to wait (the limit counts from then).
+WAIT_SQL = """
+INSERT INTO usage_waiting (event_id, tenant_id, record, reason, since)
+SELECT event_id, tenant_id, record::jsonb, reason, $5
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS w(event_id, tenant_id, record, reason)
+ORDER BY event_id
+ON CONFLICT (event_id) DO UPDATE SET reason = EXCLUDED.reason
+"""
+WAITING_SQL = """
+SELECT record::text AS record, reason, since FROM usage_waiting ORDER BY since, event_id LIMIT $1
+FOR UPDATE SKIP LOCKED
+"""
+
+
 class PostgresUsageLedger:
     def __init__(self, tx: Tx, consumer: str) -> None:
         self._tx = tx
@@ -207,12 +223,20 @@ class PostgresUsageLedger:
                     r.model_name,
                     epoch(r.occurred_at),
                     period,
+                    str(r.gpu_share),
                 )
                 for r, period in records
             ],
         )
         kept = {row["event_id"] for row in await self._conn.fetch(INSERT_USAGE_SQL)}
-        return [r for r, _ in records if r.event_id in kept]
+        fresh = []
+        for record, _ in records:
+            if record.event_id in kept:
+                kept.discard(
+                    record.event_id
+                )  # a record twice in one batch (two batches carried it) counts once
+                fresh.append(record)
+        return fresh
 
     async def add_allocation(self, event: AllocationReleased, period: str) -> None:
         await self._conn.execute(
@@ -231,6 +255,7 @@ class PostgresUsageLedger:
             event.epoch,
             event.occurred_at,
             period,
+            event.gpu_share,
         )
 
     async def add_rollups(self, minutes: Cells) -> None:
@@ -280,6 +305,28 @@ class PostgresUsageLedger:
         await self._conn.execute(
             MARK_DIRTY_SQL, [tenant for tenant, _ in invoices], [period for _, period in invoices]
         )
+
+    async def wait(self, records: Sequence[tuple[UsageRecorded, str]], now: datetime) -> None:
+        await self._conn.execute(
+            WAIT_SQL,
+            [record.event_id for record, _ in records],
+            [record.tenant_id for record, _ in records],
+            [record.model_dump_json() for record, _ in records],
+            [reason for _, reason in records],
+            now,
+        )
+
+    async def waiting(self, limit: int) -> list[WaitingUsage]:
+        return [
+            WaitingUsage(UsageRecorded.model_validate_json(row["record"]), row["reason"], row["since"])
+            for row in await self._conn.fetch(WAITING_SQL, limit)
+        ]
+
+    async def stop_waiting(self, event_ids: Collection[UUID]) -> None:
+        if event_ids:
+            await self._conn.execute(
+                "DELETE FROM usage_waiting WHERE event_id = ANY($1::uuid[])", list(event_ids)
+            )
 
     async def _staging(self) -> None:
         if not self._staged:

@@ -11,44 +11,59 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import socket
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import httpx
 
+from services.metering.adapters.webhook_destinations import (
+    MAX_ERROR_CHARS,
+    DestinationRefused,
+    PinnedBackend,
+    PinnedTransport,
+    Resolver,
+    system_resolver,
+)
 from services.metering.adapters.webhook_store import PgWebhookStore
 from services.metering.app.webhook_ports import AttemptResult, DueDelivery, WebhookSender
 from services.metering.app.webhook_use_cases import delivery_headers, record_outcome
-from services.metering.domain.webhooks import DeliveryStatus, RetryPolicy, internal_address
+from services.metering.domain.webhooks import DeliveryStatus, RetryPolicy
 from shared.clock import Clock
 from shared.db.pool import Database
 
 log = logging.getLogger(__name__)
 
-MAX_ERROR_CHARS = 500
-
 
 class HttpxWebhookSender:
     """POSTs with a timeout and no redirects (a redirect is a failed attempt, logged with its status).
 
-    Unless `allow_internal`, a destination whose host resolves to an internal address is refused before
-    any request is made (see domain.webhooks.internal_address). The HTTP client resolves the host again
-    when it connects, so a DNS answer that changes in between (rebinding) is not caught here.
+    Unless `allow_internal`, a destination whose host resolves to an internal address is refused without
+    a request (see domain.webhooks.internal_address). The host is resolved once per connection, and the
+    connection goes to the very addresses checked (webhook_destinations.PinnedBackend), so a DNS answer
+    that changes in between (rebinding) cannot redirect it. `resolve` and `verify` are for tests.
     """
 
-    def __init__(self, timeout_s: float, *, allow_internal: bool = False) -> None:
-        self._client = httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
-        self._allow_internal = allow_internal
+    def __init__(
+        self,
+        timeout_s: float,
+        *,
+        allow_internal: bool = False,
+        resolve: Resolver = system_resolver,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        backend = PinnedBackend(allow_internal=allow_internal, resolve=resolve)
+        self._client = httpx.AsyncClient(
+            transport=PinnedTransport(backend, verify=verify), timeout=timeout_s, follow_redirects=False
+        )
 
     async def send(self, url: str, headers: Mapping[str, str], body: bytes) -> AttemptResult:
         started = time.perf_counter()
-        if not self._allow_internal and (refusal := await _internal_destination(url)):
-            return AttemptResult(None, refusal, _ms_since(started))
         try:
             response = await self._client.post(url, content=body, headers=dict(headers))
+        except DestinationRefused as refused:
+            return AttemptResult(None, str(refused), _ms_since(started))
         except httpx.HTTPError as error:
             return AttemptResult(
                 None, f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS], _ms_since(started)
@@ -60,22 +75,6 @@ class HttpxWebhookSender:
 
     async def close(self) -> None:
         await self._client.aclose()
-
-
-async def _internal_destination(url: str) -> str | None:
-    host = urlsplit(url).hostname or ""
-    try:
-        resolved = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError as error:
-        return f"cannot resolve {host!r}: {error}"[:MAX_ERROR_CHARS]
-    for *_, sockaddr in resolved:
-        address = str(sockaddr[0])
-        if kind := internal_address(address):
-            return (
-                f"refused: {host} resolves to {address}, a {kind} address "
-                "(allow internal receivers with AIFACTORY_WEBHOOK_ALLOW_INTERNAL=true)"
-            )
-    return None
 
 
 def _ms_since(started: float) -> float:

@@ -1,8 +1,10 @@
-"""The invoice rebuild: recompute a tenant's invoice from the raw events billed in it, and compare it
-with the invoice metering keeps (the finalized one, or the draft its accumulated charges price now).
+"""The invoice rebuild: recompute a tenant's invoice from the raw events, and compare it with the
+invoice metering keeps (the finalized one, or the draft as the billing engine prices it now).
 
 Read from one consistent snapshot (the source's job), so usage that lands meanwhile is in both or in
-neither. Raw events are read in chunks: a month of a large tenant's samples need not fit in memory.
+neither. Raw events are read in chunks. Late usage of an earlier, finalized month needs that month's
+own events too (its adjustment is priced against them), so those are read as well. Prepaid credit is
+not an event: the rebuilt invoice starts from the kept one's opening balance.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.metering.domain.billing import BillingInvoice
+from services.metering.domain.billing_engine import rebuild_invoice as price_rebuilt_invoice
+from services.metering.domain.billing_sources import periods_from
 from services.metering.domain.errors import TenantNotYetKnown
-from services.metering.domain.invoice import Invoice, build_invoice
-from services.metering.domain.invoice_rebuild import RebuiltCharges, invoice_differences
+from services.metering.domain.invoice_rebuild import RebuiltItems, invoice_differences
 from services.metering.domain.periods import validate_period
 from services.metering.domain.pricing import PriceBook
-from services.metering.domain.rating import AllocationInterval, Charge, UsageWindow
+from services.metering.domain.rating import AllocationInterval, UsageWindow
 
 
 class RawBillingSource(Protocol):
@@ -38,17 +42,15 @@ class RawBillingSource(Protocol):
         """The released allocations billed in the period, in chunks."""
         ...
 
-    async def kept_charges(self, tenant_id: str, period: str) -> Sequence[Charge]:
-        """The charges the pipeline accumulated for the period (what its drafts are priced from)."""
+    async def kept_invoice(self, tenant_id: str, period: str) -> BillingInvoice:
+        """The period's finalized invoice, or its draft as the billing engine prices it now."""
         ...
-
-    async def finalized_invoice(self, tenant_id: str, period: str) -> Invoice | None: ...
 
 
 @dataclass(frozen=True)
 class InvoiceRebuild:
-    rebuilt: Invoice
-    kept: Invoice  # the finalized invoice, or the draft as the accumulated charges price it now
+    rebuilt: BillingInvoice
+    kept: BillingInvoice
     raw_events: int
     differences: list[str]
 
@@ -62,18 +64,40 @@ async def rebuild_invoice(source: RawBillingSource, tenant_id: str, period: str)
     currency = await source.currency(tenant_id)
     if currency is None:
         raise TenantNotYetKnown(tenant_id)
-    # 1. Rate every raw event billed in the period on its own, 2. build the invoice from those charges.
-    rebuilt = RebuiltCharges(await source.price_books(tenant_id))
+    books = await source.price_books(tenant_id)
+    # 1. Rate every raw event billed in the period on its own (and those of months it adjusts).
+    rebuilt = RebuiltItems(books)
+    await _read_period(source, tenant_id, period, rebuilt)
+    own_events = rebuilt.events
+    late = rebuilt.late_usage_periods(period)
+    if late:
+        for earlier in periods_from(late[0], period):
+            await _read_period(source, tenant_id, earlier, rebuilt)
+    # 2. Price them as the billing engine does, in the kept invoice's status, revision and credit.
+    kept = await source.kept_invoice(tenant_id, period)
+    invoice = (
+        price_rebuilt_invoice(
+            rebuilt.items,
+            books,
+            period,
+            tenant_id=tenant_id,
+            currency=currency,
+            opening_credit=kept.credit_opening,
+            status=kept.status,
+            revision=kept.revision,
+            replaces=kept.replaces,
+        )
+        if books
+        else kept
+    )
+    return InvoiceRebuild(invoice, kept, own_events, invoice_differences(invoice, kept))
+
+
+async def _read_period(source: RawBillingSource, tenant_id: str, period: str, rebuilt: RebuiltItems) -> None:
     async for windows in source.raw_usage(tenant_id, period):
-        rebuilt.add_usage(windows)
+        rebuilt.add_usage(windows, period)
     async for intervals in source.raw_allocations(tenant_id, period):
-        rebuilt.add_allocations(intervals)
-    # 3. The invoice metering keeps, in the same status, so that only the figures are compared.
-    kept = await source.finalized_invoice(tenant_id, period)
-    if kept is None:
-        kept = build_invoice(tenant_id, period, currency, await source.kept_charges(tenant_id, period))
-    invoice = build_invoice(tenant_id, period, currency, rebuilt.charges(), kept.status)
-    return InvoiceRebuild(invoice, kept, rebuilt.events, invoice_differences(invoice, kept))
+        rebuilt.add_allocations(intervals, period)
 
 
 async def rebuild_invoices(

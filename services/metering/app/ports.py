@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 from uuid import UUID
 
+from services.metering.domain.billing import BillingInvoice
+from services.metering.domain.billing_ledger import LedgerEntry, PriceBookVersions
 from services.metering.domain.invoice import Invoice, InvoiceStatus
 from services.metering.domain.pricing import PriceBook
 from services.metering.domain.rating import Charge, RatedItem
@@ -22,6 +25,16 @@ from shared.events.base import Event
 class TenantAccount:
     tenant_id: str
     currency: str
+
+
+@dataclass(frozen=True)
+class CreditGrant:
+    grant_id: str
+    tenant_id: str
+    amount: Decimal
+    currency: str
+    note: str
+    granted_at: datetime
 
 
 class EventOutbox(Protocol):
@@ -60,10 +73,39 @@ class MeteringStore(Protocol):
         """The priced charges billed in the period (they may be pre-aggregated per price)."""
         ...
 
-    async def invoice_status(self, tenant_id: str, period: str) -> InvoiceStatus | None: ...
+    async def invoice_status(self, tenant_id: str, period: str) -> InvoiceStatus | None:
+        """The status of the period's invoice that is not void, if any."""
+        ...
 
-    async def save_invoice(self, invoice: Invoice, at: datetime) -> None:
-        """Insert or replace a draft; a finalized invoice is never replaced."""
+    async def save_invoice(self, invoice: BillingInvoice | Invoice, at: datetime) -> None:
+        """Insert or replace the period's draft; a finalized or void invoice is never replaced."""
+        ...
+
+    async def ledger_entries(
+        self, tenant_id: str, period: str, versions: PriceBookVersions
+    ) -> Sequence[LedgerEntry]:
+        """What pricing the period's invoice needs (billing_engine.price_invoice): the entries billed in
+        it and, for each earlier usage period it bills late usage of, that period's entries billed before."""
+        ...
+
+    async def credit_balance(self, tenant_id: str) -> Decimal:
+        """Credit granted less the credit finalized invoices applied."""
+        ...
+
+    async def add_credit_grant(self, source_event_id: UUID, grant: CreditGrant) -> bool:
+        """False when the grant was already recorded."""
+        ...
+
+    async def draft_periods(self, tenant_id: str) -> Sequence[str]: ...
+
+    async def open_invoice(self, tenant_id: str, period: str) -> BillingInvoice | None:
+        """The period's draft or finalized invoice (not a void one)."""
+        ...
+
+    async def invoice_by_id(self, tenant_id: str, invoice_id: str) -> BillingInvoice | None: ...
+
+    async def void_invoice(self, voided: BillingInvoice, at: datetime) -> None:
+        """Mark the finalized invoice void (nothing else of it changes)."""
         ...
 
     async def mark_dirty(self, tenant_id: str, period: str) -> None: ...

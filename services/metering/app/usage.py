@@ -1,10 +1,11 @@
 """The usage pipeline's use cases: a batch of usage records, or one released allocation, into the raw
 tables, the minute / hour / day rollups and the invoices' charges, in the consumer's transaction.
 
-Bad input is dead-lettered with its reason and the rest of the batch still takes effect; usage of a
-tenant not known yet (its TenantCreated or price book still on the way) is held back (UsageNotYetBillable
-names its records): the rest of the batch takes effect, and only that usage waits, retried one record at
-a time (and dead-lettered after the maximum deliveries with the reason).
+Bad input is dead-lettered with its reason and the rest of the batch still takes effect. Usage of a
+tenant that cannot be billed yet (metering does not know it, or it has no price book yet) waits: it is set
+aside in the batch's transaction, the rest of the batch takes effect, and retry_waiting_usage bills it
+once its tenant can be (rating.py rule 3: usage from before the first price book is priced with it), or
+dead-letters it with the reason once it has waited longer than allowed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from uuid import UUID
 from services.metering.app.ports import MeteringStore
 from services.metering.app.usage_ports import UsageLedger
 from services.metering.app.use_cases import allocation_interval, rate_released_allocation
-from services.metering.domain.errors import NotYetKnown, PriceBookNotYetKnown, TenantNotYetKnown
+from services.metering.domain.errors import PriceBookNotYetKnown, TenantNotYetKnown
 from services.metering.domain.rating import is_invoiced
 from services.metering.domain.usage_billing import UsageRater
 from services.metering.domain.usage_checks import UsageLimits, UsageRejected, sort_out, time_problem
@@ -28,23 +29,19 @@ from shared.events.ingest import UsageRecorded
 from shared.events.scheduler import AllocationReleased
 
 
-class UsageNotYetBillable(NotYetKnown):
-    """Usage of tenants metering does not know yet, or that have no price book yet: those records wait
-    (the consumer retries them), the rest of the batch goes on."""
-
-    code = "usage_not_yet_billable"
-
-    def __init__(self, event_ids: Sequence[UUID], causes: Sequence[NotYetKnown]) -> None:
-        super().__init__("; ".join(str(cause) for cause in causes))
-        self.event_ids = list(event_ids)
-        self.causes = list(causes)
-
-
 @dataclass(frozen=True)
 class UsageBatchResult:
     recorded: int
     duplicates: int  # the same source record again, under another event id
     rejected: int
+    waiting: tuple[UUID, ...] = ()  # the records set aside until their tenant can be billed
+
+
+@dataclass(frozen=True)
+class RetryResult:
+    retried: int
+    billed: UsageBatchResult
+    expired: int  # waited too long: dead-lettered
 
 
 async def record_usage(
@@ -64,10 +61,12 @@ async def record_usage(
         for tenant_id in sorted(invoiced)
         if tenant_id not in billing or not billing[tenant_id].books
     }
-    if waiting:
-        raise UsageNotYetBillable(
-            [record.event_id for record in accepted if record.tenant_id in waiting], list(waiting.values())
-        )
+    set_aside = [
+        (record, str(waiting[record.tenant_id])) for record in accepted if record.tenant_id in waiting
+    ]
+    if set_aside:
+        await ledger.wait(set_aside, now)
+        accepted = [record for record in accepted if record.tenant_id not in waiting]
     rater = UsageRater(billing)
     # 3. Keep each source record once, raw, with the period that bills it.
     fresh = await ledger.add_usage([(record, rater.billed_period(record)) for record in accepted])
@@ -78,7 +77,26 @@ async def record_usage(
     charges = rater.charges(fresh)
     await ledger.add_usage_charges(charges)
     await ledger.mark_dirty({(charge.tenant_id, charge.period) for charge in charges})
-    return UsageBatchResult(recorded=len(fresh), duplicates=len(accepted) - len(fresh), rejected=len(refused))
+    return UsageBatchResult(
+        recorded=len(fresh),
+        duplicates=len(accepted) - len(fresh),
+        rejected=len(refused),
+        waiting=tuple(record.event_id for record, _ in set_aside),
+    )
+
+
+async def retry_waiting_usage(
+    ledger: UsageLedger, now: datetime, limits: UsageLimits, max_wait_s: float, limit: int
+) -> RetryResult:
+    """Bill the waiting usage whose tenant can be billed now; dead-letter what waited too long."""
+    parked = await ledger.waiting(limit)
+    expired = [p for p in parked if (now - p.since).total_seconds() > max_wait_s]
+    for item in expired:
+        await ledger.reject(item.record, f"waited longer than {max_wait_s:g}s to be billed: {item.reason}")
+    live = [p.record for p in parked if (now - p.since).total_seconds() <= max_wait_s]
+    billed = await record_usage(ledger, live, now, limits)
+    await ledger.stop_waiting({p.record.event_id for p in parked} - set(billed.waiting))
+    return RetryResult(retried=len(live), billed=billed, expired=len(expired))
 
 
 async def record_allocation(

@@ -7,7 +7,10 @@ processed: everything written through it commits, or rolls back, with that recor
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
+from uuid import UUID
 
 from services.metering.domain.usage_billing import TenantBilling, UsageCharge
 from services.metering.domain.usage_queries import UsageQuery, UsageRow
@@ -17,6 +20,13 @@ from shared.events.ingest import UsageRecorded
 from shared.events.scheduler import AllocationReleased
 
 
+@dataclass(frozen=True)
+class WaitingUsage:
+    record: UsageRecorded
+    reason: str  # why it cannot be billed yet
+    since: datetime  # when it first had to wait
+
+
 class UsageLedger(Protocol):
     async def billing_of(self, tenant_ids: Collection[str]) -> dict[str, TenantBilling]:
         """The known tenants among these, each locked until the transaction ends so that none of their
@@ -24,8 +34,9 @@ class UsageLedger(Protocol):
         ...
 
     async def add_usage(self, records: Sequence[tuple[UsageRecorded, str]]) -> list[UsageRecorded]:
-        """Keep each (record, billed period) raw; return the records kept, in order: not those whose
-        source record (source, source_event_id) a tenant already has, under whatever event id."""
+        """Keep each (record, billed period) raw; return the records kept, in order: not those kept
+        before under the same event id (whatever the tenant), nor those whose source record (source,
+        source_event_id) the tenant already has under another event id."""
         ...
 
     async def add_allocation(self, event: AllocationReleased, period: str) -> None:
@@ -43,6 +54,19 @@ class UsageLedger(Protocol):
 
     async def mark_dirty(self, invoices: Collection[tuple[str, str]]) -> None:
         """(tenant, period) drafts to publish again."""
+        ...
+
+    async def wait(self, records: Sequence[tuple[UsageRecorded, str]], now: datetime) -> None:
+        """Set (record, why) aside until its tenant can be billed; one already waiting keeps its `since`."""
+        ...
+
+    async def waiting(self, limit: int) -> list[WaitingUsage]:
+        """Up to `limit` waiting records, longest waiting first, locked until the transaction ends (a
+        concurrent retry skips them)."""
+        ...
+
+    async def stop_waiting(self, event_ids: Collection[UUID]) -> None:
+        """These records no longer wait (billed, refused or dead-lettered in this transaction)."""
         ...
 
     async def reject(self, event: Event, reason: str) -> None:

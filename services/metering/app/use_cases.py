@@ -1,4 +1,4 @@
-"""Metering's use cases: record tenants and price books, rate usage, finalize and publish invoices.
+"""Metering's use cases: record tenants and price books, rate usage (invoices: invoicing.py).
 
 Each takes a MeteringStore bound to the consumer's transaction. Domain errors pass through: the bus
 adapter dead-letters RejectedInput and retries NotYetKnown.
@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
-from typing import TypeVar
 
-from services.metering.app.ports import EventOutbox, MeteringStore
+from services.metering.app.invoicing import (  # re-exported: the invoice use cases live there
+    PUBLISH_BATCH as PUBLISH_BATCH,
+)
+from services.metering.app.invoicing import finalize_invoice as finalize_invoice
+from services.metering.app.invoicing import publish_due_invoices as publish_due_invoices
+from services.metering.app.ports import MeteringStore
+from services.metering.app.price_book_specs import price_book_of_event
 from services.metering.domain.errors import (
     CurrencyMismatch,
     DuplicateSource,
-    NotInvoiced,
     PriceBookNotYetKnown,
-    TenantNotYetKnown,
 )
-from services.metering.domain.invoice import Invoice, InvoiceStatus, build_invoice
 from services.metering.domain.money import normalize_currency
-from services.metering.domain.periods import validate_period
 from services.metering.domain.pricing import PriceBook
 from services.metering.domain.rating import (
     AllocationInterval,
@@ -31,16 +31,12 @@ from services.metering.domain.rating import (
     rate_allocation,
     rate_usage,
 )
-from shared.events.gateway import InvoiceFinalizeRequested, PriceBookSet, TenantCreated
+from shared.events.gateway import PriceBookSet, TenantCreated
 from shared.events.ingest import UsageRecorded
-from shared.events.metering import InvoiceFinalized, InvoiceLine, InvoiceUpdated
 from shared.events.scheduler import AllocationReleased
 
 log = logging.getLogger(__name__)
 
-PUBLISH_BATCH = 100
-
-SnapshotT = TypeVar("SnapshotT", InvoiceUpdated, InvoiceFinalized)
 # Rates one item given the tenant's price-book versions and finalized periods.
 _Rater = Callable[[Sequence[PriceBook], set[str]], RatedItem]
 
@@ -51,15 +47,7 @@ async def record_tenant(store: MeteringStore, event: TenantCreated) -> None:
 
 
 async def record_price_book(store: MeteringStore, event: PriceBookSet) -> None:
-    book = PriceBook(
-        tenant_id=event.tenant_id,
-        currency=event.currency,
-        effective_from=event.occurred_at,
-        gpu_hour=event.gpu_hour,
-        per_1k_tokens=event.per_1k_tokens,
-        per_request=event.per_request,
-        per_kwh=event.per_kwh,
-    ).validated()
+    book = price_book_of_event(event)
     tenant = await store.lock_tenant(event.tenant_id, exclusive=True)
     if tenant is None:
         await store.add_tenant(event.tenant_id, event.tenant_id, book.currency)
@@ -84,6 +72,7 @@ def allocation_interval(event: AllocationReleased) -> AllocationInterval:
         gpu_count=event.gpu_count,
         bound_at=event.bound_at,
         released_at=event.released_at,
+        gpu_share=event.gpu_share,
     )
 
 
@@ -144,64 +133,3 @@ async def _store_item(store: MeteringStore, item: RatedItem) -> None:
         raise DuplicateSource(
             f"{item.source_key} of tenant {item.tenant_id} was already billed from event {holder}"
         )
-
-
-async def finalize_invoice(
-    store: MeteringStore, outbox: EventOutbox, event: InvoiceFinalizeRequested, now: datetime
-) -> None:
-    """Close the period: the invoice is rebuilt from every charge billed in it, frozen, and announced."""
-    period = validate_period(event.period)
-    if not is_invoiced(event.tenant_id):
-        raise NotInvoiced(f"tenant {event.tenant_id} is not invoiced")
-    tenant = await store.lock_tenant(event.tenant_id, exclusive=True)
-    if tenant is None:
-        raise TenantNotYetKnown(event.tenant_id)
-    if await store.invoice_status(tenant.tenant_id, period) is InvoiceStatus.FINALIZED:
-        return  # a repeated request: the invoice is already closed
-    charges = await store.charges(tenant.tenant_id, period)
-    invoice = build_invoice(tenant.tenant_id, period, tenant.currency, charges, InvoiceStatus.FINALIZED)
-    await store.save_invoice(invoice, now)
-    await store.clear_dirty(tenant.tenant_id, period)
-    await outbox.emit(invoice_event(InvoiceFinalized, invoice, now))
-
-
-async def publish_due_invoices(
-    store: MeteringStore, outbox: EventOutbox, now: datetime, interval: timedelta, limit: int = PUBLISH_BATCH
-) -> int:
-    """Publish a fresh draft snapshot for each tenant whose invoices changed, at most one round per tenant
-    per interval; returns how many tenants were claimed (== limit: there may be more)."""
-    tenants = await store.claim_due_tenants(now - interval, limit)
-    for tenant in tenants:
-        for period in await store.take_dirty_periods(tenant.tenant_id):
-            if await store.invoice_status(tenant.tenant_id, period) is InvoiceStatus.FINALIZED:
-                continue
-            charges = await store.charges(tenant.tenant_id, period)
-            invoice = build_invoice(tenant.tenant_id, period, tenant.currency, charges)
-            await store.save_invoice(invoice, now)
-            await outbox.emit(invoice_event(InvoiceUpdated, invoice, now))
-        await store.mark_published(tenant.tenant_id, now)
-    return len(tenants)
-
-
-def invoice_event(kind: type[SnapshotT], invoice: Invoice, now: datetime) -> SnapshotT:
-    return kind(
-        occurred_at=now,
-        tenant_id=invoice.tenant_id,
-        invoice_id=invoice.invoice_id,
-        period=invoice.period,
-        status=invoice.status.value,
-        currency=invoice.currency,
-        lines=[
-            InvoiceLine(
-                project_id=line.project_id,
-                meter=line.meter.value,
-                gpu_model=line.gpu_model,
-                quantity=line.quantity,
-                unit=line.unit,
-                unit_price=line.unit_price,
-                amount=line.amount,
-            )
-            for line in invoice.lines
-        ],
-        total=invoice.total,
-    )

@@ -60,6 +60,14 @@ class PriceBookVersions:
     def book(self, version: datetime) -> PriceBook:
         return self._books[version]
 
+    def books(self) -> list[PriceBook]:
+        """One book per version, oldest first."""
+        return [self._books[start] for start in self._starts]
+
+    def starts(self) -> list[datetime]:
+        """Every version's effective_from (UTC), oldest first."""
+        return list(self._starts)
+
     def book_at(self, moment: datetime) -> PriceBook:
         return self._books[self.version_at(moment)]
 

@@ -158,7 +158,9 @@ def threshold_level(amount: Decimal, percent: Decimal) -> Decimal:
     return EXACT.divide(EXACT.multiply(amount, percent), Decimal(100))
 
 
-def invoice_spend(project_id: str | None, total: Decimal, lines: Iterable[tuple[str, Decimal]]) -> Decimal:
+def invoice_spend(
+    project_id: str | None, total: Decimal, lines: Iterable[tuple[str | None, Decimal]]
+) -> Decimal:
     """Rule 6: the tenant's total, or the sum of the amounts of the project's (project_id, amount) lines."""
     if project_id is None:
         return total

@@ -52,7 +52,7 @@ def invoice_document(invoice: BillingInvoice) -> dict[str, Any]:
         "revision": invoice.revision,
         "replaces": invoice.replaces,
         "currency": invoice.currency,
-        "lines": [_line_document(line) for line in invoice.lines],
+        "lines": [line_document(line) for line in invoice.lines],
         "subtotal": plain_decimal(invoice.subtotal),
         "credit_opening": plain_decimal(invoice.credit_opening),
         "credit_applied": plain_decimal(invoice.credit_applied),
@@ -74,7 +74,7 @@ def invoice_csv(*invoices: BillingInvoice) -> str:
     writer.writerow(INVOICE_CSV_COLUMNS)
     for invoice in invoices:
         for number, line in enumerate(invoice.lines, start=1):
-            document = _line_document(line)
+            document = line_document(line)
             row = {
                 "invoice_id": invoice.invoice_id,
                 "tenant_id": invoice.tenant_id,
@@ -92,7 +92,8 @@ def invoice_csv(*invoices: BillingInvoice) -> str:
     return buffer.getvalue()
 
 
-def _line_document(line: BillingLine) -> dict[str, Any]:
+def line_document(line: BillingLine) -> dict[str, Any]:
+    """One line as JSON-ready data (also how table invoices keeps it)."""
     return {
         "kind": line.kind.value,
         "project_id": line.project_id,

@@ -3,9 +3,13 @@
 Billing rules (the end-to-end tests recompute invoices from exactly these):
 
 1. GPU time. Each released allocation is charged
-   billable_seconds = ceil((released_at - bound_at).total_seconds()) x gpu_count
-   (per-second billing; a started second counts). Its period is the calendar month (UTC, "YYYY-MM") of
-   released_at. It is priced at the tenant's price per GPU-hour for its GPU model, from the price-book
+   billable GPU-seconds = ceil((released_at - bound_at).total_seconds()) x gpu_count x gpu_share
+   (per-second billing; a started second counts). gpu_share is the allocation's share of each GPU, in
+   (0, 1] with at most 3 decimals (a fractional GPU time-sliced with others: 0.5 is half a GPU; an
+   event without it is a whole GPU, 1). The product is an exact Decimal with at most 3 decimals, never
+   rounded on its own (a half share held 3 s bills 1.5 GPU-seconds, not 2): like every charge, it is
+   rounded once, with the others, on its invoice line. Its period is the calendar month (UTC, "YYYY-MM")
+   of released_at. It is priced at the tenant's price per GPU-hour for its GPU model, from the price-book
    version in effect at bound_at (the interval's start). A model missing from that version is rejected
    ("no price for GPU model X in tenant T's price book"); a tenant with no price book yet is retried.
 2. Energy, tokens, requests. Each usage record is charged energy_j joules, input_tokens + output_tokens
@@ -29,6 +33,7 @@ from uuid import UUID
 
 from services.metering.domain.errors import InvalidInterval
 from services.metering.domain.meters import MeterName
+from services.metering.domain.money import EXACT
 from services.metering.domain.periods import as_utc, open_period, period_of
 from services.metering.domain.pricing import PriceBook, price_book_in_effect
 
@@ -78,6 +83,7 @@ class AllocationInterval:
     gpu_count: int
     bound_at: datetime
     released_at: datetime
+    gpu_share: Decimal = Decimal(1)  # of each GPU, in (0, 1]; 1 for whole GPUs
 
 
 @dataclass(frozen=True)
@@ -108,10 +114,19 @@ def billable_gpu_seconds(bound_at: datetime, released_at: datetime, gpu_count: i
     return -(-microseconds // _ONE_SECOND_US) * gpu_count
 
 
+def billable_share_seconds(interval: AllocationInterval) -> Decimal:
+    """Rule 1's GPU-seconds: whole billable GPU-seconds times the share of each GPU, exact (no rounding)."""
+    share = interval.gpu_share
+    if not share.is_finite() or not 0 < share <= 1:
+        raise InvalidInterval(f"gpu_share must be in (0, 1], got {share}")
+    seconds = billable_gpu_seconds(interval.bound_at, interval.released_at, interval.gpu_count)
+    return Decimal(seconds) if share == 1 else EXACT.multiply(Decimal(seconds), share)
+
+
 def rate_allocation(
     interval: AllocationInterval, price_books: Sequence[PriceBook], finalized_periods: Collection[str]
 ) -> RatedItem:
-    gpu_seconds = billable_gpu_seconds(interval.bound_at, interval.released_at, interval.gpu_count)
+    gpu_seconds = billable_share_seconds(interval)
     natural = period_of(interval.released_at)
     price: Decimal | None = None
     period = natural
@@ -122,7 +137,7 @@ def rate_allocation(
     charge = Charge(
         project_id=interval.project_id,
         meter=MeterName.GPU_HOURS,
-        base_quantity=Decimal(gpu_seconds),
+        base_quantity=gpu_seconds,
         unit_price=price,
         priced_at=interval.bound_at,
         gpu_model=interval.gpu_model,

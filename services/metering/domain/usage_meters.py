@@ -3,9 +3,10 @@
 Rules (the rollup tests and the pipeline benchmark recompute them):
 
 1. gpu_seconds (GPU-second, per GPU model): a released allocation's billable GPU-seconds, the very figure
-   its invoice line bills (rating.billable_gpu_seconds: a started second counts, times gpu_count).
-   GPUs are whole: AllocationReleased carries gpu_count only, so a fractional share (MIG, time slicing)
-   is not metered yet.
+   its invoice line bills (rating.billable_share_seconds: a started second counts, times gpu_count,
+   times the share of each GPU, so a half-GPU allocation of 10 s reads 5 GPU-seconds, exactly).
+   An agent's sample of a GPU no allocation held (tenant "_fleet") reads its window's seconds: the
+   fleet's idle GPU-seconds, which with the allocations' make the capacity that chargeback prices.
 2. gpu_util_seconds (GPU-second, per GPU model): utilization% x window seconds / 100 of each agent sample,
    the GPU-seconds actually busy (efficiency showback).
 3. gpu_utilization (%, per GPU model): each sample's utilization, for max, latest and mean (sum / count).
@@ -17,7 +18,10 @@ Rules (the rollup tests and the pipeline benchmark recompute them):
    (but for usage that arrives after its month was finalized, billed on the next open invoice). So a
    long allocation's GPU-seconds show in the window of its release; the agents' samples (busy seconds,
    energy) show the time profile as it happened.
-7. Additive readings of zero are left out (they would change only the count); utilization is kept even
+7. A sample of a GPU that fractional allocations shared comes as one record per holder (ingest splits it
+   by share, the rest idle, energy included): its window-based readings (the busy and the idle
+   GPU-seconds) count its gpu_share of the window; utilization stays the GPU's own.
+8. Additive readings of zero are left out (they would change only the count); utilization is kept even
    at 0%, since an idle GPU is what showback must show.
 """
 
@@ -28,7 +32,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple
 
-from services.metering.domain.rating import AllocationInterval, billable_gpu_seconds
+from services.metering.domain.rating import FLEET_TENANT, AllocationInterval, billable_share_seconds
 from shared.events.ingest import UsageRecorded
 
 _HUNDRED = Decimal(100)
@@ -69,7 +73,7 @@ class Reading(NamedTuple):
 
 
 def allocation_readings(interval: AllocationInterval) -> list[Reading]:
-    seconds = billable_gpu_seconds(interval.bound_at, interval.released_at, interval.gpu_count)
+    seconds = billable_share_seconds(interval)
     if seconds == 0:
         return []
     return [
@@ -78,7 +82,7 @@ def allocation_readings(interval: AllocationInterval) -> list[Reading]:
             interval.project_id,
             UsageMeter.GPU_SECONDS,
             interval.gpu_model,
-            Decimal(seconds),
+            seconds,
             interval.released_at,
         )
     ]
@@ -100,9 +104,12 @@ def record_readings(record: UsageRecorded, percent_of: dict[float, Decimal] | No
                 percent_of[pct] = utilization
         readings.append(Reading(tenant, project, UsageMeter.GPU_UTILIZATION, model, utilization, at))
         if utilization:
-            busy = utilization * _seconds(record.window_end - record.window_start) / _HUNDRED
+            busy = utilization * _share_seconds(record) / _HUNDRED
             if busy:
                 readings.append(Reading(tenant, project, UsageMeter.GPU_UTIL_SECONDS, model, busy, at))
+    if tenant == FLEET_TENANT and model and record.window_end > record.window_start:
+        idle = _share_seconds(record)
+        readings.append(Reading(tenant, project, UsageMeter.GPU_SECONDS, model, idle, at))
     if record.energy_j > _ZERO:
         readings.append(Reading(tenant, project, UsageMeter.ENERGY_J, model, record.energy_j, at))
     if record.requests:
@@ -116,6 +123,12 @@ def record_readings(record: UsageRecorded, percent_of: dict[float, Decimal] | No
             Reading(tenant, project, UsageMeter.OUTPUT_TOKENS, model, Decimal(record.output_tokens), at)
         )
     return readings
+
+
+def _share_seconds(record: UsageRecorded) -> Decimal:
+    """The record's window in seconds of its share of the GPU (all of it but for a shared GPU)."""
+    seconds = _seconds(record.window_end - record.window_start)
+    return seconds if record.gpu_share == 1 else seconds * record.gpu_share
 
 
 def _seconds(duration: timedelta) -> Decimal:

@@ -18,7 +18,7 @@ import asyncpg
 
 from services.scheduler.adapters.pg_budgets import budgeted_jobs_to_stop, exhausted_scopes
 from services.scheduler.adapters.pg_facts import BUMP_FLEET_REVISION_SQL
-from services.scheduler.adapters.pg_placement import PlacementWriter
+from services.scheduler.adapters.pg_placement import RETURN_SHARES_SQL, PlacementWriter, fractional_shares
 from services.scheduler.adapters.pg_state import KnownFleet, StateReader
 from services.scheduler.app.ports import StaleEpoch
 from services.scheduler.domain.budget_stops import billing_period, budget_stops
@@ -28,7 +28,7 @@ from services.scheduler.domain.model import Actions, LiveState, UsageHistory, Us
 from services.scheduler.domain.pools import PoolPolicies
 from shared.db.pool import Database, Tx
 from shared.events.base import Event
-from shared.events.jobs import JobState, RestartPolicy
+from shared.events.jobs import JobState, RestartPolicy, milli_to_share
 from shared.events.scheduler import AllocationReleased, JobStateChanged, NodeStateChanged, StopWorkload
 
 DEFAULT_STOP_GRACE_S: float = StopWorkload.model_fields["grace_s"].default
@@ -37,7 +37,7 @@ TERMINAL = tuple(s.value for s in (JobState.SUCCEEDED, JobState.FAILED, JobState
 
 RELEASED_COLUMNS = (
     "allocation_id, job_id, tenant_id, project_id, node_id, gpu_model, gpu_uuids, bound_at, released_at,"
-    " release_cause, exit_code, stop_reason"
+    " release_cause, exit_code, stop_reason, gpu_milli"
 )
 
 # Released no earlier than bound: the agent's clock may lag the scheduler's.
@@ -201,6 +201,9 @@ class PgCycleWork:
             "UPDATE gpus SET allocation_id = NULL WHERE allocation_id = ANY($1::text[])",
             [r["allocation_id"] for r in rows],
         )
+        uuids, milli = fractional_shares((r["gpu_uuids"], r["gpu_milli"]) for r in rows)
+        if uuids:
+            await self._conn.execute(RETURN_SHARES_SQL, uuids, milli)
         await self._tx.emit_all(
             [
                 AllocationReleased(
@@ -216,6 +219,7 @@ class PgCycleWork:
                     released_at=r["released_at"],
                     reason=_release_reason(r),
                     epoch=self._epoch,
+                    gpu_share=milli_to_share(r["gpu_milli"]),
                 )
                 for r in rows
             ]

@@ -5,13 +5,15 @@ Set-based statements and executemany, so the round trips do not grow with the ba
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from services.scheduler.app.ports import ConcurrentChange
-from services.scheduler.domain.model import Actions, Bind, QueuedJob, Verdict
+from services.scheduler.domain.engine.model import WHOLE_GPU
+from services.scheduler.domain.model import Actions, Bind, BoundReplica, QueuedJob, Verdict
 from shared.db.pool import Tx
 from shared.events.base import Event
-from shared.events.jobs import JobSpec, JobState
+from shared.events.jobs import JobSpec, JobState, milli_to_share
 from shared.events.scheduler import AllocationBound, JobStateChanged, StartWorkload
 
 # The version check makes a placement lose to a cancel that committed since the snapshot.
@@ -25,15 +27,30 @@ RETURNING j.job_id, j.attempt, j.spec::text AS spec
 
 INSERT_ALLOCATION_SQL = """
 INSERT INTO allocations (allocation_id, job_id, attempt, replica, tenant_id, project_id, node_id, gpu_model,
-                         gpu_uuids, bound_at, epoch)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                         gpu_uuids, bound_at, epoch, gpu_milli)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 """
 
-# A GPU is bound only while free: if any was taken since the snapshot, the counts differ and we abort.
+# A GPU is bound whole only while free (no share of it taken either): if any was taken since the
+# snapshot, the counts differ and we abort.
 BIND_GPUS_SQL = """
 UPDATE gpus g SET allocation_id = b.allocation_id
 FROM unnest($1::text[], $2::text[]) AS b(uuid, allocation_id)
-WHERE g.uuid = b.uuid AND g.allocation_id IS NULL AND g.present
+WHERE g.uuid = b.uuid AND g.allocation_id IS NULL AND g.shared_milli = 0 AND g.present
+"""
+
+# Fractional shares ($1: GPU UUIDs, $2: thousandths), summed per GPU: several replicas may share one.
+_SHARES_BY_GPU = (
+    "SELECT uuid, sum(milli)::int AS milli FROM unnest($1::text[], $2::int[]) AS s(uuid, milli) GROUP BY uuid"
+)
+# Taken only from a GPU not held whole and with that much left; else the counts differ and we abort.
+SHARE_GPUS_SQL = f"""
+UPDATE gpus g SET shared_milli = g.shared_milli + b.milli FROM ({_SHARES_BY_GPU}) b
+WHERE g.uuid = b.uuid AND g.allocation_id IS NULL AND g.shared_milli + b.milli <= 1000 AND g.present
+"""
+# Given back when their allocations are released.
+RETURN_SHARES_SQL = f"""
+UPDATE gpus g SET shared_milli = g.shared_milli - b.milli FROM ({_SHARES_BY_GPU}) b WHERE g.uuid = b.uuid
 """
 
 # A pending job's new state (pending with a new reason, or failed), unless it changed since the snapshot.
@@ -86,14 +103,11 @@ class PlacementWriter:
             [
                 (alloc_id, b.job.request.job_id, attempts[b.job.request.job_id], r.replica)
                 + (b.job.request.tenant_id, b.job.request.project_id, r.node_id, b.gpu_model)
-                + (list(r.gpu_uuids), now, self._epoch)
+                + (list(r.gpu_uuids), now, self._epoch, r.gpu_milli)
                 for alloc_id, b, r in allocations
             ],
         )
-        bindings = [(uuid, alloc_id) for alloc_id, _, r in allocations for uuid in r.gpu_uuids]
-        status = await self._conn.execute(BIND_GPUS_SQL, [b[0] for b in bindings], [b[1] for b in bindings])
-        if status != f"UPDATE {len(bindings)}":
-            raise ConcurrentChange("a GPU placed by this cycle is no longer free")
+        await self._take_gpus([(alloc_id, r) for alloc_id, _, r in allocations])
         # 3. Tell everyone: admitted, then scheduled; the bound intervals; the agents' start commands.
         events: list[Event] = []
         for b in binds:
@@ -114,6 +128,7 @@ class PlacementWriter:
                     gpu_uuids=list(r.gpu_uuids),
                     bound_at=now,
                     epoch=self._epoch,
+                    gpu_share=milli_to_share(r.gpu_milli),
                 )
             )
             events.append(
@@ -130,9 +145,28 @@ class PlacementWriter:
                     command=list(spec.command),
                     env=_workload_env(request.job_id, spec, alloc_id, r.replica),
                     gpu_uuids=list(r.gpu_uuids),
+                    gpu_share=milli_to_share(r.gpu_milli),
                 )
             )
         await self._tx.emit_all(events)
+
+    async def _take_gpus(self, allocations: list[tuple[str, BoundReplica]]) -> None:
+        """Bind whole GPUs and take shares of the others; a GPU no longer free enough aborts the cycle."""
+        whole = [
+            (uuid, alloc_id)
+            for alloc_id, r in allocations
+            if r.gpu_milli == WHOLE_GPU
+            for uuid in r.gpu_uuids
+        ]
+        if whole:
+            status = await self._conn.execute(BIND_GPUS_SQL, [w[0] for w in whole], [w[1] for w in whole])
+            if status != f"UPDATE {len(whole)}":
+                raise ConcurrentChange("a GPU placed by this cycle is no longer free")
+        uuids, milli = fractional_shares((r.gpu_uuids, r.gpu_milli) for _, r in allocations)
+        if uuids:
+            status = await self._conn.execute(SHARE_GPUS_SQL, uuids, milli)
+            if status != f"UPDATE {len(set(uuids))}":
+                raise ConcurrentChange("a GPU shared by this cycle no longer has that share free")
 
     async def _set_verdicts(self, verdicts: tuple[Verdict, ...], now: datetime) -> None:
         rows = await self._conn.fetch(
@@ -149,6 +183,12 @@ class PlacementWriter:
         )
 
 
+def fractional_shares(held: Iterable[tuple[Sequence[str], int]]) -> tuple[list[str], list[int]]:
+    """From (GPU UUIDs, thousandths of each) pairs, the fractional ones as SQL arrays: UUIDs, thousandths."""
+    shares = [(uuid, milli) for uuids, milli in held if milli < WHOLE_GPU for uuid in uuids]
+    return [uuid for uuid, _ in shares], [milli for _, milli in shares]
+
+
 def _workload_env(job_id: str, spec: JobSpec, alloc_id: str, replica: int) -> dict[str, str]:
     """The job's environment plus where this replica stands in the gang (the platform's keys win)."""
     return {
@@ -157,6 +197,8 @@ def _workload_env(job_id: str, spec: JobSpec, alloc_id: str, replica: int) -> di
         "AIFACTORY_ALLOCATION_ID": alloc_id,
         "AIFACTORY_REPLICA": str(replica),
         "AIFACTORY_REPLICAS": str(spec.replicas),
+        # Its share of the GPU it time-slices with others (say, to cap its memory to that fraction).
+        **({"AIFACTORY_GPU_SHARE": str(spec.gpu_fraction)} if spec.gpu_milli < WHOLE_GPU else {}),
     }
 
 

@@ -35,6 +35,7 @@ from shared.events.jobs import RestartPolicy
 REQUEST_COLUMNS = """
 j.job_id, j.tenant_id, j.project_id, j.submitted_at, j.replicas, j.priority, j.restart_policy,
 (j.spec->>'gpus_per_replica')::int AS gpus_per_replica, (j.spec->>'max_runtime_s')::float8 AS max_runtime_s,
+COALESCE((j.spec->>'gpu_fraction')::numeric * 1000, 1000)::int AS gpu_milli,
 ARRAY(SELECT jsonb_array_elements_text(j.spec->'gpu_models')) AS gpu_models
 """
 QUEUE_FILTER = "j.state = 'pending' AND j.cancel_requested_at IS NULL AND j.ending_state IS NULL"
@@ -66,7 +67,7 @@ SELECT q.* FROM pools p CROSS JOIN LATERAL (
 
 HOLDING_SQL = """
 SELECT job_id, replica, node_id, gpu_model, gpu_uuids, COALESCE(started_at, bound_at) AS started_at,
-       stop_requested_at IS NOT NULL AS stopping
+       stop_requested_at IS NOT NULL AS stopping, gpu_milli
 FROM allocations WHERE released_at IS NULL ORDER BY job_id, replica
 """
 
@@ -81,7 +82,7 @@ SELECT EXISTS (SELECT 1 FROM jobs j WHERE {QUEUE_FILTER})
 """
 
 USED_GPUS_SQL = """
-SELECT project_id, min(tenant_id) AS tenant_id, sum(cardinality(gpu_uuids))::int AS gpus
+SELECT project_id, min(tenant_id) AS tenant_id, sum(cardinality(gpu_uuids) * gpu_milli / 1000.0)::float8 AS gpus
 FROM allocations WHERE released_at IS NULL GROUP BY project_id
 """
 
@@ -93,8 +94,8 @@ ORDER BY n.node_id, g.device_index
 """
 
 ATTAINED_SQL = """
-SELECT job_id, sum(cardinality(gpu_uuids) * extract(epoch FROM COALESCE(released_at, $2) - bound_at))::float8
-       AS gpu_s
+SELECT job_id, sum(cardinality(gpu_uuids) * gpu_milli / 1000.0
+                  * extract(epoch FROM COALESCE(released_at, $2) - bound_at))::float8 AS gpu_s
 FROM allocations WHERE job_id = ANY($1::text[]) GROUP BY job_id
 """
 
@@ -240,6 +241,7 @@ def _request(row: asyncpg.Record) -> JobRequest:
         submitted_at=row["submitted_at"].timestamp(),
         replicas=row["replicas"],
         gpus_per_replica=row["gpus_per_replica"],
+        gpu_milli=row["gpu_milli"],
         gpu_models=tuple(row["gpu_models"]),
         priority=row["priority"],
         max_runtime_s=row["max_runtime_s"],
@@ -256,4 +258,5 @@ def _held(row: asyncpg.Record) -> HeldReplica:
         gpu_uuids=tuple(row["gpu_uuids"]),
         started_at=row["started_at"].timestamp(),
         stopping=row["stopping"],
+        gpu_milli=row["gpu_milli"],
     )

@@ -44,7 +44,9 @@ def to_actions(decisions: Decisions, state: LiveState, index: FleetIndex) -> Act
 
 def _bind(job: QueuedJob, place: Place, index: FleetIndex) -> Bind:
     replicas = tuple(
-        BoundReplica(p.replica, index.node_id(p.node_id), index.gpu_uuids(p.node_id, p.gpu_indices))
+        BoundReplica(
+            p.replica, index.node_id(p.node_id), index.gpu_uuids(p.node_id, p.gpu_indices), p.gpu_milli
+        )
         for p in place.placements
     )
     return Bind(job, place.flavor, replicas)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from services.scheduler.domain.engine.model import JobRequest, Preempt, Stop
+from services.scheduler.domain.engine.model import WHOLE_GPU, JobRequest, Preempt, Stop
 from shared.events.jobs import DEFAULT_POOL, JobState
 
 
@@ -53,6 +53,7 @@ class HeldReplica:
     gpu_uuids: tuple[str, ...]
     started_at: float  # when its workload started; when it was bound, until then
     stopping: bool = False  # a stop was requested (cancel, failure, preemption, maximum runtime)
+    gpu_milli: int = WHOLE_GPU  # its share of each GPU, in thousandths (below 1000: time-sliced)
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,8 @@ class ProjectQuota:
     gpus: Mapping[str, int]
 
 
-# GPUs each project holds now, with its tenant: project -> (tenant, GPUs).
-UsedGpus = Mapping[str, tuple[str, int]]
+# GPUs each project holds now, with its tenant: project -> (tenant, GPUs, a share counting its fraction).
+UsedGpus = Mapping[str, tuple[str, float]]
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class BoundReplica:
     replica: int
     node_id: str
     gpu_uuids: tuple[str, ...]
+    gpu_milli: int = WHOLE_GPU  # its share of each GPU, in thousandths
 
 
 @dataclass(frozen=True)

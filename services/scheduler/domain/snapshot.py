@@ -73,7 +73,8 @@ class FleetIndex:
         for replica in replicas:
             spots = [spot for uuid in replica.gpu_uuids if (spot := self._spot.get(uuid)) is not None]
             engine_id = spots[0][0] if spots else replica.node_id
-            placed.append(ReplicaPlacement(replica.replica, engine_id, tuple(i for _, i in spots)))
+            indices = tuple(i for _, i in spots)
+            placed.append(ReplicaPlacement(replica.replica, engine_id, indices, replica.gpu_milli))
         return tuple(placed)
 
 

@@ -14,6 +14,7 @@ from nats.js.errors import NotFoundError
 from services.gateway.adapters.consumers import INVOICES_DURABLE, JOBS_DURABLE, NODES_DURABLE
 from services.gateway.main import create_service
 from services.gateway.settings import GatewaySettings
+from shared.clock import Clock
 from shared.messaging.streams import METERING, SCHEDULER
 from tests.integration.gateway.conftest import ADMIN_KEY, OPERATOR, Gateway, bearer, eventually
 from tests.integration.gateway.test_bad_input import assert_problem
@@ -23,6 +24,15 @@ from tests.integration.metering.billing_events_harness import running_metering
 @pytest.fixture
 async def gateway(nats_url: str, fresh_database: str) -> AsyncIterator[Gateway]:
     """A gateway whose metering is a real metering service (same NATS, same database)."""
+    async with gateway_with_metering(nats_url, fresh_database) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def gateway_with_metering(
+    nats_url: str, fresh_database: str, clock: Clock | None = None
+) -> AsyncIterator[Gateway]:
+    """A gateway (on `clock`, real time by default) in front of a real metering service."""
     async with running_metering(nats_url, fresh_database) as metering:
         for stream, durable in (
             (SCHEDULER, JOBS_DURABLE),
@@ -39,7 +49,7 @@ async def gateway(nats_url: str, fresh_database: str) -> AsyncIterator[Gateway]:
             outbox_poll_s=0.1,
             metering_url=f"http://127.0.0.1:{metering.host.http.port}",
         )
-        service = create_service(settings)
+        service = create_service(settings, clock)
         await service.start()
         transport = httpx.ASGITransport(app=service.http_app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:

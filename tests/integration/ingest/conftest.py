@@ -18,7 +18,7 @@ from nats.js.errors import NotFoundError
 from services.ingest.main import IngestService, create_service
 from services.ingest.settings import IngestSettings
 from shared.events.base import Event
-from shared.events.ingest import UsageRecorded
+from shared.events.ingest import UsageBatchRecorded, UsageRecorded
 from shared.messaging.streams import INGEST
 
 TOKEN = "integration-token"
@@ -74,6 +74,9 @@ class Harness:
             if message is not None and message.subject == UsageRecorded.SUBJECT:
                 assert message.data is not None
                 self._records.append(UsageRecorded.model_validate(json.loads(message.data)))
+            elif message is not None and message.subject == UsageBatchRecorded.SUBJECT:
+                assert message.data is not None
+                self._records += UsageBatchRecorded.model_validate_json(message.data).records
 
 
 @pytest.fixture

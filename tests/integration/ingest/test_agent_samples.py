@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from tests.integration.ingest.conftest import AUTH, Harness
 from tests.unit.ingest.builders import bound, sample, unique
@@ -73,3 +74,34 @@ async def test_a_future_sample_is_dead_lettered_and_the_next_one_still_goes_thro
     assert response.status_code == 200
     [listed] = response.json()["dead_letters"]
     assert listed["consumer"] == "ingest-usage" and "in the future" in listed["reason"]
+
+
+async def test_a_sample_of_a_shared_gpu_is_split_among_its_holders_and_the_idle_rest(ingest: Harness) -> None:
+    now, gpu = datetime.now(UTC), unique("GPU")
+    first, second = unique("alloc"), unique("alloc")
+    await ingest.publish(
+        bound(now - timedelta(minutes=2), allocation_id=first, gpu_uuids=(gpu,), gpu_share="0.5")
+    )
+    await ingest.publish(
+        bound(
+            now - timedelta(minutes=1),
+            allocation_id=second,
+            gpu_uuids=(gpu,),
+            gpu_share="0.25",
+            job_id="job-2",
+        )
+    )
+    assert await ingest.wait_count(GPU_KEYS_SQL, gpu, expected=2) == 2
+
+    usage = sample(now, gpu_uuid=gpu, energy_j=4000.0)
+    await ingest.publish(usage)
+
+    records = await ingest.wait_records(lambda r: r.gpu_uuid == gpu, expected=3)
+    assert sorted(((r.job_id, r.tenant_id, r.gpu_share, r.energy_j) for r in records), key=str) == sorted(
+        [
+            ("job-1", "acme", Decimal("0.5"), Decimal("2000.0")),
+            ("job-2", "acme", Decimal("0.25"), Decimal("1000.0")),
+            (None, "_fleet", Decimal("0.25"), Decimal("1000.0")),
+        ],
+        key=str,
+    )

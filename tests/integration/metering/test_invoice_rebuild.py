@@ -1,6 +1,7 @@
 """The rebuild command on a running metering: invoices recomputed from the raw events (a finalized one,
-and the next draft that received the finalized month's late usage) agree with the kept ones, to the
-cent; a kept charge that the raw events do not bear out makes the command fail and name the line."""
+and the next draft that received the finalized month's late usage as adjustment lines) agree with the
+kept ones, to the cent; a kept charge that the raw events do not bear out makes the command fail and name
+the line."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -52,9 +54,16 @@ async def test_rebuilt_invoices_match_and_a_tampered_charge_is_caught(
     )  # fmt: skip
     assert await harness.wait_for(COUNTED, 5, tenant, "requests") == 5
     await settled(harness)
+    # 2. a kept charge counted twice is caught (a draft whose usage is priced from the kept charges)
+    tamper = "UPDATE rated_usage SET base_quantity = base_quantity * $3 WHERE tenant_id = $1 AND period = $2"
+    await harness.host.db.pool.execute(tamper, tenant, period, Decimal(2))
+    code, output = await rebuild_command(fresh_database, "--tenant", tenant, "--period", period)
+    assert code == 1, output
+    assert "DIFFERENT" in output and "line p1/requests: kept (Decimal('30')" in output
+    await harness.host.db.pool.execute(tamper, tenant, period, Decimal("0.5"))
     await harness.publish(InvoiceFinalizeRequested(occurred_at=now, tenant_id=tenant, period=period))
     assert await harness.wait_for(FINALIZED, 1, tenant, period) == 1
-    # 2. late usage of the finalized month, billed on the next invoice
+    # 3. late usage of the finalized month, billed on the next invoice (as adjustment lines)
     await harness.publish(
         *[inference(now - timedelta(minutes=7, seconds=i), tenant_id=tenant, requests=1) for i in range(4)]
     )
@@ -67,12 +76,3 @@ async def test_rebuilt_invoices_match_and_a_tampered_charge_is_caught(
     assert f"inv_{tenant}_{period} (finalized): 26 raw events" in output
     assert f"inv_{tenant}_{next_period(period)} (draft): 4 raw events" in output
     assert output.count("lines: same") == 2 and output.count(": same") == 4, output  # invoices, rollups
-    # 3. a charge counted twice is caught
-    await harness.host.db.pool.execute(
-        "UPDATE rated_usage SET base_quantity = base_quantity * 2 WHERE tenant_id = $1 AND period = $2",
-        tenant,
-        next_period(period),
-    )
-    code, output = await rebuild_command(fresh_database, "--tenant", tenant, "--period", next_period(period))
-    assert code == 1
-    assert "DIFFERENT" in output and "line p1/requests: kept (Decimal('8')" in output

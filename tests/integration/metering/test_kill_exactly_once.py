@@ -1,5 +1,5 @@
 """Exactly once under SIGKILL: metering runs as its own OS process and is killed again and again while
-allocation releases and usage records (some published twice) flow; restarted each time, it must end
+allocation releases and usage records (some many to a message, some published twice) flow; restarted each time, it must end
 with invoices equal, to the cent, to the totals computed here from the events sent, and with every
 event counted once in the rollups.
 
@@ -39,7 +39,7 @@ from services.metering.app.invoice_rebuild import rebuild_invoices
 from shared.db.pool import Database, create_pool
 from shared.events.base import Event
 from shared.events.gateway import PriceBookSet, TenantCreated
-from shared.events.ingest import UsageRecorded
+from shared.events.ingest import UsageBatchRecorded, UsageRecorded
 from shared.events.metering import InvoiceUpdated
 from shared.events.scheduler import AllocationReleased
 from shared.messaging.streams import INGEST, METERING, SCHEDULER
@@ -175,7 +175,7 @@ async def streams(nats_url: str) -> AsyncIterator[JetStreamContext]:
     # seconds here (metering binds to durables that exist as they are). Redeliveries to a live process
     # are harmless too, so the maximum deliveries are raised to match.
     for stream, durable, subject in (
-        (INGEST.name, USAGE_DURABLE, UsageRecorded.SUBJECT),
+        (INGEST.name, USAGE_DURABLE, "ingest.v1.usage.>"),
         (SCHEDULER.name, ALLOCATIONS_DURABLE, AllocationReleased.SUBJECT),
     ):
         config = ConsumerConfig(
@@ -192,8 +192,20 @@ async def streams(nats_url: str) -> AsyncIterator[JetStreamContext]:
 
 
 async def publish(js: JetStreamContext, events: list[Event], rng: random.Random) -> None:
+    """Each event alone, or (half the usage records) many to a UsageBatchRecorded, as ingest sends agent
+    samples; a tenth of them again: the same event under a new message id (a producer's retry), a batched
+    record in another batch (ingest re-forms its batches after a crash)."""
     acks = []
-    for event in events:
+    batched = [e for e in events if isinstance(e, UsageRecorded) and rng.random() < 0.5]
+    alone = [e for e in events if e not in batched]
+    for start in range(0, len(batched), 7):
+        alone.append(
+            UsageBatchRecorded(occurred_at=batched[0].occurred_at, records=batched[start : start + 7])
+        )
+    again = [r for r in batched if rng.random() < 0.1]
+    if again:
+        alone.append(UsageBatchRecorded(occurred_at=again[0].occurred_at, records=again))
+    for event in alone:
         body = event.model_dump_json().encode()
         acks.append(await js.publish_async(event.subject(), body, headers=event.headers()))
         if rng.random() < 0.1:  # a producer's retry: the same event under a new message id
@@ -216,11 +228,12 @@ async def stream_events(
 
 
 async def processed(db: asyncpg.Connection) -> int:
+    """Events metering has taken in: records and releases kept raw (each once, by its event id)."""
     try:
         return int(
             await db.fetchval(
-                "SELECT count(*) FROM metering.processed_events WHERE consumer = ANY($1::text[])",
-                [USAGE_DURABLE, ALLOCATIONS_DURABLE],
+                "SELECT (SELECT count(*) FROM metering.usage_events)"
+                " + (SELECT count(*) FROM metering.allocation_events)"
             )
         )
     except asyncpg.UndefinedTableError:

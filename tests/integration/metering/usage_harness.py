@@ -97,6 +97,8 @@ async def start_harness(nats_url: str, database_url: str, **settings: Any) -> As
         "outbox_poll_s": 0.1,
         "http_port": 0,
         "max_deliveries": 2,
+        "usage_retry_s": 0.2,
+        "usage_max_wait_s": 2.0,
     }
     host = create_service(MeteringSettings(**(values | settings)))
     await host.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from shared.events.agent import UsageSampled
@@ -42,6 +43,7 @@ def bound(
     tenant_id: str = "acme",
     project_id: str = "vision",
     job_id: str = "job-1",
+    gpu_share: str = "1",
 ) -> AllocationBound:
     return AllocationBound(
         occurred_at=bound_at,
@@ -53,6 +55,7 @@ def bound(
         node_id="node-1",
         gpu_model="H100",
         gpu_uuids=list(gpu_uuids),
+        gpu_share=Decimal(gpu_share),
         bound_at=bound_at,
         epoch=1,
     )

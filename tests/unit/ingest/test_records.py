@@ -2,7 +2,13 @@ from datetime import timedelta, timezone
 from decimal import Decimal
 
 from services.ingest.domain.allocations import AllocationInterval
-from services.ingest.domain.records import ExternalUsage, external_record, sample_record
+from services.ingest.domain.records import (
+    ExternalUsage,
+    external_record,
+    record_batches,
+    sample_record,
+    sample_records,
+)
 from tests.unit.ingest.builders import T0, sample
 
 
@@ -50,3 +56,63 @@ def test_samples_of_other_gpus_or_instants_get_other_record_ids() -> None:
         sample_record(sample(T0 + timedelta(microseconds=1)), None).event_id,
     }
     assert len(ids) == 4
+
+
+def test_records_travel_in_order_a_bounded_number_to_a_batch() -> None:
+    records = [sample_record(sample(T0 + timedelta(seconds=i)), None) for i in range(5)]
+
+    batches = record_batches(records, per_batch=2)
+
+    assert [len(b.records) for b in batches] == [2, 2, 1]
+    assert [r for b in batches for r in b.records] == records
+    assert [b.occurred_at for b in batches] == [
+        records[1].occurred_at,
+        records[3].occurred_at,
+        records[4].occurred_at,
+    ]
+
+
+def test_a_batch_id_follows_from_its_records_alone() -> None:
+    records = [sample_record(sample(T0 + timedelta(seconds=i)), None) for i in range(3)]
+
+    again = record_batches(records, per_batch=3)[0].event_id
+    regrouped = record_batches(records, per_batch=2)[0].event_id
+
+    assert record_batches(records, per_batch=3)[0].event_id == again  # a resend is a JetStream duplicate
+    assert regrouped != again  # other records, another batch (metering dedupes the records themselves)
+
+
+def test_a_sample_of_a_shared_gpu_is_split_by_share_and_its_energy_adds_up_exactly() -> None:
+    usage = sample(T0, energy_j=1000.3)
+    half = AllocationInterval(
+        "GPU-1", "alloc-a", "acme", "p1", "job-a", "H100", T0 - timedelta(minutes=1), None, Decimal("0.5")
+    )
+    quarter = AllocationInterval(
+        "GPU-1", "alloc-b", "globex", "p2", "job-b", "H100", T0 - timedelta(minutes=1), None, Decimal("0.25")
+    )
+
+    records = sample_records(
+        usage, [(half, Decimal("0.5")), (quarter, Decimal("0.25")), (None, Decimal("0.25"))]
+    )
+
+    assert [(r.tenant_id, r.gpu_share, r.energy_j) for r in records] == [
+        ("acme", Decimal("0.5"), Decimal("500.15")),
+        ("globex", Decimal("0.25"), Decimal("250.075")),
+        ("_fleet", Decimal("0.25"), Decimal("250.075")),
+    ]
+    assert sum(r.energy_j for r in records) == Decimal("1000.3")
+    assert len({r.event_id for r in records}) == len({r.source_event_id for r in records}) == 3
+    # Every copy of the sample splits into the same records.
+    assert [
+        r.event_id
+        for r in sample_records(
+            usage.model_copy(), [(half, Decimal("0.5")), (quarter, Decimal("0.25")), (None, Decimal("0.25"))]
+        )
+    ] == [r.event_id for r in records]
+
+
+def test_a_sample_of_a_gpu_held_whole_keeps_the_record_it_always_had() -> None:
+    usage = sample(T0)
+    [record] = sample_records(usage, [(None, Decimal(1))])
+    assert record == sample_record(usage, None)
+    assert (record.gpu_share, record.source_event_id) == (Decimal(1), str(usage.event_id))

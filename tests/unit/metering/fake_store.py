@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from uuid import UUID
 
-from services.metering.app.ports import TenantAccount
+from services.metering.app.ports import CreditGrant, TenantAccount
+from services.metering.domain.billing import BillingInvoice
+from services.metering.domain.billing_ledger import LedgerEntry, PriceBookVersions, ledger_entries
 from services.metering.domain.invoice import Invoice, InvoiceStatus
+from services.metering.domain.invoice_conversion import billing_invoice_of
 from services.metering.domain.pricing import PriceBook
 from services.metering.domain.rating import Charge, RatedItem
 from shared.events.base import Event
@@ -26,7 +30,9 @@ class FakeMeteringStore:
     tenants: dict[str, _Tenant] = field(default_factory=dict)
     books: list[tuple[UUID, PriceBook]] = field(default_factory=list)
     items: list[RatedItem] = field(default_factory=list)
-    invoices: dict[tuple[str, str], Invoice] = field(default_factory=dict)
+    invoices: dict[tuple[str, str], BillingInvoice] = field(default_factory=dict)  # the open one
+    voided: list[BillingInvoice] = field(default_factory=list)
+    grants: dict[str, Decimal] = field(default_factory=dict)
     dirty: set[tuple[str, str]] = field(default_factory=set)
 
     async def add_tenant(self, tenant_id: str, name: str, currency: str) -> bool:
@@ -73,10 +79,52 @@ class FakeMeteringStore:
         invoice = self.invoices.get((tenant_id, period))
         return invoice.status if invoice else None
 
-    async def save_invoice(self, invoice: Invoice, at: datetime) -> None:
+    async def save_invoice(self, invoice: BillingInvoice | Invoice, at: datetime) -> None:
+        if isinstance(invoice, Invoice):
+            invoice = billing_invoice_of(invoice)
         held = self.invoices.get((invoice.tenant_id, invoice.period))
-        if held is None or held.status is InvoiceStatus.DRAFT:
+        if held is None or (held.status is InvoiceStatus.DRAFT and held.invoice_id == invoice.invoice_id):
             self.invoices[(invoice.tenant_id, invoice.period)] = invoice
+
+    async def ledger_entries(
+        self, tenant_id: str, period: str, versions: PriceBookVersions
+    ) -> Sequence[LedgerEntry]:
+        return [
+            e for item in self.items if item.tenant_id == tenant_id for e in ledger_entries(item, versions)
+        ]
+
+    async def credit_balance(self, tenant_id: str) -> Decimal:
+        applied = sum(
+            (
+                i.credit_applied
+                for (t, _), i in self.invoices.items()
+                if t == tenant_id and i.status is InvoiceStatus.FINALIZED
+            ),
+            Decimal(0),
+        )
+        return sum(self.grants.values(), Decimal(0)) - applied
+
+    async def add_credit_grant(self, source_event_id: UUID, grant: CreditGrant) -> bool:
+        if grant.grant_id in self.grants:
+            return False
+        self.grants[grant.grant_id] = grant.amount
+        return True
+
+    async def draft_periods(self, tenant_id: str) -> Sequence[str]:
+        return sorted(
+            p for (t, p), i in self.invoices.items() if t == tenant_id and i.status is InvoiceStatus.DRAFT
+        )
+
+    async def open_invoice(self, tenant_id: str, period: str) -> BillingInvoice | None:
+        return self.invoices.get((tenant_id, period))
+
+    async def invoice_by_id(self, tenant_id: str, invoice_id: str) -> BillingInvoice | None:
+        every = [*self.invoices.values(), *self.voided]
+        return next((i for i in every if (i.tenant_id, i.invoice_id) == (tenant_id, invoice_id)), None)
+
+    async def void_invoice(self, voided: BillingInvoice, at: datetime) -> None:
+        del self.invoices[(voided.tenant_id, voided.period)]
+        self.voided.append(voided)
 
     async def mark_dirty(self, tenant_id: str, period: str) -> None:
         self.dirty.add((tenant_id, period))

@@ -36,6 +36,7 @@ def request(
     submitted_s: float = 0,
     priority: int = 0,
     max_runtime_s: float | None = None,
+    gpu_milli: int = 1000,
 ) -> JobRequest:
     return JobRequest(
         job_id,
@@ -44,6 +45,7 @@ def request(
         T0.timestamp() + submitted_s,
         replicas=replicas,
         gpus_per_replica=gpus,
+        gpu_milli=gpu_milli,
         gpu_models=models,
         priority=priority,
         max_runtime_s=max_runtime_s,
@@ -83,13 +85,15 @@ def holding(
     model: str = "A100",
     started_s: float = 0,
     stopping: bool = False,
+    gpu_milli: int = 1000,
     **spec: object,
 ) -> HoldingJob:
     """A one-replica job holding GPUs `gpu_indices` of a node built by `node`, started `started_s`
     seconds after T0."""
     uuids = tuple(f"{node_id}-g{i}" for i in gpu_indices)
-    replica = HeldReplica(0, node_id, model, uuids, T0.timestamp() + started_s, stopping)
-    return HoldingJob(request(job_id, gpus=len(uuids), **spec), (replica,))  # type: ignore[arg-type]
+    replica = HeldReplica(0, node_id, model, uuids, T0.timestamp() + started_s, stopping, gpu_milli)
+    job = request(job_id, gpus=len(uuids), gpu_milli=gpu_milli, **spec)  # type: ignore[arg-type]
+    return HoldingJob(job, (replica,))
 
 
 def live(

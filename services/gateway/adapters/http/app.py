@@ -10,6 +10,7 @@ from services.gateway.adapters.http import (
     routes_admin,
     routes_billing_fleet,
     routes_budgets_webhooks,
+    routes_chargeback,
     routes_jobs,
     routes_usage_exports,
 )
@@ -44,6 +45,7 @@ def create_http_app(use_cases: GatewayUseCases, *, max_body_bytes: int = DEFAULT
         routes_billing_fleet.router,
         routes_budgets_webhooks.router,
         routes_usage_exports.router,
+        routes_chargeback.router,
     )
     for router in routers:
         app.include_router(router, responses=_PROBLEM_RESPONSES)

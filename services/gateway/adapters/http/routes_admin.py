@@ -70,7 +70,8 @@ async def create_key(
 async def set_price_book(
     tenant_id: str, body: SetPriceBookRequest, principal: CurrentPrincipal, use_cases: UseCases
 ) -> PriceBookResponse:
-    """Operator only: the tenant's prices from now on (decimal strings or numbers, 0 or more)."""
+    """Operator only: a new version of the tenant's prices, from now (or effective_from) on: per-unit
+    prices (decimal strings or numbers, 0 or more), plans per meter and committed-use discounts."""
     event = await use_cases.administration.set_price_book(
         principal,
         SetPriceBook(
@@ -80,6 +81,9 @@ async def set_price_book(
             per_1k_tokens=body.per_1k_tokens,
             per_request=body.per_request,
             per_kwh=body.per_kwh,
+            plans=tuple(body.plans),
+            commitments=tuple(body.commitments),
+            effective_from=body.effective_from,
         ),
     )
     return PriceBookResponse(
@@ -89,6 +93,9 @@ async def set_price_book(
         per_1k_tokens=event.per_1k_tokens,
         per_request=event.per_request,
         per_kwh=event.per_kwh,
+        plans=event.plans,
+        commitments=event.commitments,
+        effective_from=event.effective_from or event.occurred_at,
     )
 
 

@@ -1,4 +1,5 @@
-"""Invoices (read model from metering, finalization requests) and the fleet read model."""
+"""Invoices (read model from metering; finalization and void requests, prepaid credit) and the fleet read
+model."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ from fastapi import APIRouter, Query, status
 
 from services.gateway.adapters.http.dependencies import CurrentPrincipal, UseCases
 from services.gateway.adapters.http.schemas import (
+    CreditGrantedResponse,
     FinalizeInvoiceRequest,
     FinalizeRequestedResponse,
+    GrantCreditRequest,
     InvoiceList,
     InvoiceResponse,
     NodeList,
     NodeResponse,
+    VoidInvoiceRequest,
+    VoidRequestedResponse,
 )
-from services.gateway.app.billing_and_fleet import FinalizeInvoice
+from services.gateway.app.billing_and_fleet import FinalizeInvoice, GrantCredit, VoidInvoice
 
 router = APIRouter(prefix="/v1")
 
@@ -49,6 +54,46 @@ async def finalize_invoice(
     event = await use_cases.billing.request_finalize(principal, FinalizeInvoice(body.tenant_id, body.period))
     return FinalizeRequestedResponse(
         tenant_id=event.tenant_id, period=event.period, request_id=str(event.event_id)
+    )
+
+
+@router.post(
+    "/invoices/{invoice_id}/void",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=VoidRequestedResponse,
+    tags=["invoices"],
+)
+async def void_invoice(
+    invoice_id: str, body: VoidInvoiceRequest, principal: CurrentPrincipal, use_cases: UseCases
+) -> VoidRequestedResponse:
+    """Operator only: withdraw a finalized invoice (kept, status void); metering opens its period's
+    replacement draft (revision + 1, `replaces` this one)."""
+    event = await use_cases.billing.request_void(principal, VoidInvoice(invoice_id, body.reason))
+    return VoidRequestedResponse(
+        tenant_id=event.tenant_id,
+        invoice_id=event.invoice_id,
+        reason=event.reason,
+        request_id=str(event.event_id),
+    )
+
+
+@router.post(
+    "/tenants/{tenant_id}/credits",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=CreditGrantedResponse,
+    tags=["invoices"],
+)
+async def grant_credit(
+    tenant_id: str, body: GrantCreditRequest, principal: CurrentPrincipal, use_cases: UseCases
+) -> CreditGrantedResponse:
+    """Operator only: prepaid credit in the tenant's currency; invoices draw it down when finalized."""
+    event = await use_cases.billing.grant_credit(principal, GrantCredit(tenant_id, body.amount, body.note))
+    return CreditGrantedResponse(
+        tenant_id=event.tenant_id,
+        grant_id=event.grant_id,
+        amount=event.amount,
+        currency=event.currency,
+        note=event.note,
     )
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from services.gateway.domain.auth import Role
 from services.gateway.domain.model import Invoice, Job, Node, Project
+from shared.events.gateway import CommitmentSpec, PricePlanSpec
 from shared.events.jobs import JobSpec, JobState
 from shared.events.metering import InvoiceLine
 
@@ -47,6 +48,24 @@ class SetPriceBookRequest(RequestBody):
     per_1k_tokens: Decimal = Decimal(0)
     per_request: Decimal = Decimal(0)
     per_kwh: Decimal = Decimal(0)
+    plans: list[PricePlanSpec] = Field(
+        default_factory=list,
+        description="per meter (gpu_hours: per GPU model): a tiered (graduated or volume, with flat fees), "
+        "package or per-unit plan instead of the price above",
+    )
+    commitments: list[CommitmentSpec] = Field(
+        default_factory=list, description="committed-use discounts: a monthly spend or quantity"
+    )
+    effective_from: datetime | None = Field(default=None, description="when this version takes effect; now")
+
+
+class GrantCreditRequest(RequestBody):
+    amount: Decimal = Field(description="prepaid credit in the tenant's currency, more than 0")
+    note: str = Field(default="", max_length=500)
+
+
+class VoidInvoiceRequest(RequestBody):
+    reason: str = Field(min_length=1, max_length=500, description="why the finalized invoice is withdrawn")
 
 
 class SubmitJobRequest(RequestBody):
@@ -109,6 +128,24 @@ class PriceBookResponse(BaseModel):
     per_1k_tokens: Decimal
     per_request: Decimal
     per_kwh: Decimal
+    plans: list[PricePlanSpec] = []
+    commitments: list[CommitmentSpec] = []
+    effective_from: datetime
+
+
+class CreditGrantedResponse(BaseModel):
+    tenant_id: str
+    grant_id: str
+    amount: Decimal
+    currency: str
+    note: str
+
+
+class VoidRequestedResponse(BaseModel):
+    tenant_id: str
+    invoice_id: str
+    reason: str
+    request_id: str = Field(description="the id of the InvoiceVoidRequested event")
 
 
 class JobResponse(BaseModel):
@@ -149,7 +186,12 @@ class InvoiceResponse(BaseModel):
     status: str
     currency: str
     lines: list[InvoiceLine]
-    total: Decimal
+    total: Decimal = Field(description="what the tenant pays: subtotal - credit_applied")
+    subtotal: Decimal
+    credit_applied: Decimal
+    revision: int
+    replaces: str | None = Field(description="the voided invoice this revision replaces")
+    void_reason: str | None
     final: bool
     updated_at: datetime
 
@@ -163,6 +205,11 @@ class InvoiceResponse(BaseModel):
             currency=invoice.currency,
             lines=list(invoice.lines),
             total=invoice.total,
+            subtotal=invoice.total + invoice.credit_applied if invoice.subtotal is None else invoice.subtotal,
+            credit_applied=invoice.credit_applied,
+            revision=invoice.revision,
+            replaces=invoice.replaces,
+            void_reason=invoice.void_reason,
             final=invoice.final,
             updated_at=invoice.snapshot_at,
         )

@@ -232,11 +232,14 @@ class PgInvoices:
     async def save(self, invoice: Invoice) -> None:
         await self._conn.execute(
             """
-            INSERT INTO invoices (invoice_id, tenant_id, period, status, currency, lines, total, final, snapshot_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            INSERT INTO invoices (invoice_id, tenant_id, period, status, currency, lines, total, final, snapshot_at,
+                revision, replaces, subtotal, credit_applied, void_reason)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
             ON CONFLICT (invoice_id) DO UPDATE SET period = EXCLUDED.period, status = EXCLUDED.status,
                 currency = EXCLUDED.currency, lines = EXCLUDED.lines, total = EXCLUDED.total,
-                final = EXCLUDED.final, snapshot_at = EXCLUDED.snapshot_at
+                final = EXCLUDED.final, snapshot_at = EXCLUDED.snapshot_at, revision = EXCLUDED.revision,
+                replaces = EXCLUDED.replaces, subtotal = EXCLUDED.subtotal,
+                credit_applied = EXCLUDED.credit_applied, void_reason = EXCLUDED.void_reason
             """,
             invoice.invoice_id,
             invoice.tenant_id,
@@ -247,6 +250,11 @@ class PgInvoices:
             invoice.total,
             invoice.final,
             invoice.snapshot_at,
+            invoice.revision,
+            invoice.replaces,
+            invoice.subtotal,
+            invoice.credit_applied,
+            invoice.void_reason,
         )
 
     async def list(self, tenant_id: str | None, period: str | None) -> list[Invoice]:
@@ -270,4 +278,9 @@ def _invoice(row: asyncpg.Record) -> Invoice:
         total=Decimal(row["total"]),
         final=row["final"],
         snapshot_at=row["snapshot_at"],
+        revision=row["revision"],
+        replaces=row["replaces"],
+        subtotal=row["subtotal"],
+        credit_applied=row["credit_applied"],
+        void_reason=row["void_reason"],
     )

@@ -82,6 +82,7 @@ def released(
     project_id: str = "p1",
     gpu_model: str = "H100",
     gpu_count: int = 1,
+    gpu_share: str = "1",
 ) -> AllocationReleased:
     return AllocationReleased(
         occurred_at=end,
@@ -92,6 +93,7 @@ def released(
         node_id="node-1",
         gpu_model=gpu_model,
         gpu_count=gpu_count,
+        gpu_share=Decimal(gpu_share),
         bound_at=end - timedelta(seconds=seconds),
         released_at=end,
         reason="succeeded",

@@ -4,16 +4,26 @@ tests/integration/metering/test_usage_ledger_postgres.py)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
-from uuid import uuid4
+from uuid import UUID, uuid4
 
+from services.metering.app.usage_ports import WaitingUsage
 from services.metering.app.use_cases import allocation_interval
+from services.metering.domain.billing import BillingInvoice
+from services.metering.domain.billing_engine import price_invoice
+from services.metering.domain.billing_ledger import BillingLedger, PriceBookVersions, ledger_entries
+from services.metering.domain.billing_sources import (
+    previous_period,
+    summed_charge_entries,
+    summed_usage_is_enough,
+)
 from services.metering.domain.invoice import Invoice, InvoiceStatus, build_invoice
+from services.metering.domain.invoice_conversion import billing_invoice_of
 from services.metering.domain.meters import MeterName
 from services.metering.domain.pricing import PriceBook
-from services.metering.domain.rating import AllocationInterval, Charge, UsageWindow
+from services.metering.domain.rating import AllocationInterval, Charge, UsageWindow, rate_usage
 from services.metering.domain.usage_billing import TenantBilling, UsageCharge
 from services.metering.domain.usage_windows import GRAINS, Aggregate, CellKey, Cells, Grain, coarsen
 from shared.events.base import Event
@@ -34,16 +44,19 @@ class FakeUsageLedger:
     charges: dict[ChargeKey, tuple[Decimal, datetime]] = field(default_factory=dict)
     dirty: set[tuple[str, str]] = field(default_factory=set)
     dead_letters: list[str] = field(default_factory=list)
+    waiting_usage: dict[UUID, WaitingUsage] = field(default_factory=dict)
 
     async def billing_of(self, tenant_ids: Collection[str]) -> dict[str, TenantBilling]:
         return {t: self.tenants[t] for t in tenant_ids if t in self.tenants}
 
     async def add_usage(self, records: Sequence[tuple[UsageRecorded, str]]) -> list[UsageRecorded]:
         kept = []
+        ids = {record.event_id for record, _ in self.usage.values()}
         for record, period in records:
             key = (record.tenant_id, record.source, record.source_event_id)
-            if key not in self.usage:
+            if key not in self.usage and record.event_id not in ids:
                 self.usage[key] = (record, period)
+                ids.add(record.event_id)
                 kept.append(record)
         return kept
 
@@ -71,6 +84,20 @@ class FakeUsageLedger:
 
     async def reject(self, event: Event, reason: str) -> None:
         self.dead_letters.append(f"rejected: {reason}")
+
+    async def wait(self, records: Sequence[tuple[UsageRecorded, str]], now: datetime) -> None:
+        for record, reason in records:
+            since = (
+                self.waiting_usage[record.event_id].since if record.event_id in self.waiting_usage else now
+            )
+            self.waiting_usage[record.event_id] = WaitingUsage(record, reason, since)
+
+    async def waiting(self, limit: int) -> list[WaitingUsage]:
+        return sorted(self.waiting_usage.values(), key=lambda w: (w.since, w.record.event_id))[:limit]
+
+    async def stop_waiting(self, event_ids: Collection[UUID]) -> None:
+        for event_id in event_ids:
+            self.waiting_usage.pop(event_id, None)
 
 
 class FakeLedgerHarness:
@@ -155,6 +182,29 @@ class FakeRawBilling:
             if (tenant, billed) == (tenant_id, period)
         ]
         return [*await self.store.charges(tenant_id, period), *usage]
+
+    async def kept_invoice(self, tenant_id: str, period: str) -> BillingInvoice:
+        """The finalized invoice, or the draft as metering prices it (billing_sources.py): from the kept
+        charges, or from the rated raw records when those cannot tell late usage apart."""
+        held = self.store.invoices.get((tenant_id, period))
+        if held is not None and held.status is InvoiceStatus.FINALIZED:
+            return billing_invoice_of(held) if isinstance(held, Invoice) else held
+        currency = await self.currency(tenant_id) or "USD"
+        books = await self.price_books(tenant_id)
+        versions = PriceBookVersions(tenant_id, books)
+        closed = previous_period(period) in self.ledger.tenants[tenant_id].finalized
+        entries = list(await self.store.ledger_entries(tenant_id, period, versions))
+        if summed_usage_is_enough(versions, closed):
+            charges = await self.kept_charges(tenant_id, period)
+            entries += summed_charge_entries(versions, period, [c for c in charges if c.gpu_model is None])
+        else:
+            usage = [
+                replace(rate_usage(_window(record), books, frozenset()), period=billed)
+                for record, billed in self.ledger.usage.values()
+                if record.tenant_id == tenant_id
+            ]
+            entries += [e for item in usage for e in ledger_entries(item, versions)]
+        return price_invoice(BillingLedger.from_entries(versions, entries), period, currency)
 
     async def finalized_invoice(self, tenant_id: str, period: str) -> Invoice | None:
         invoice = self.store.invoices.get((tenant_id, period))

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from services.metering.app.invoice_rebuild import rebuild_invoices
-from services.metering.app.usage import UsageBatchResult, UsageNotYetBillable, record_allocation, record_usage
-from services.metering.domain.errors import NoPriceForModel, PriceBookNotYetKnown, TenantNotYetKnown
+from services.metering.app.usage import UsageBatchResult, record_allocation, record_usage, retry_waiting_usage
+from services.metering.domain.errors import NoPriceForModel, PriceBookNotYetKnown
 from services.metering.domain.usage_checks import UsageLimits, UsageRejected
 from services.metering.domain.usage_meters import UsageMeter, record_readings
 from services.metering.domain.usage_windows import GRAINS, Grain, roll_up
@@ -92,26 +92,76 @@ class UsageLedgerContract:
         assert "older than the grace period for late usage" in reasons[1]
         assert await harness.raw_usage() == [(good.source_event_id, MARCH)]
 
-    async def test_usage_of_tenants_metering_does_not_know_waits_and_is_named(self, harness: Any) -> None:
+    async def test_usage_of_tenants_metering_does_not_know_waits_and_the_rest_is_recorded(
+        self, harness: Any
+    ) -> None:
         await harness.add_tenant(billing())
+        known = sample(T0)
         ghosts = [
             sample(T0, tenant_id="ghost"),
             inference(T0, tenant_id="ghost"),
             sample(T0, tenant_id="shade"),
         ]
-        with pytest.raises(UsageNotYetBillable) as waiting:
-            await record_usage(harness.ledger, [sample(T0), *ghosts], NOW, LIMITS)
-        assert waiting.value.event_ids == [record.event_id for record in ghosts]
-        assert str(waiting.value) == (
-            "tenant ghost is not known to metering yet; tenant shade is not known to metering yet"
-        )
-        assert [type(cause) for cause in waiting.value.causes] == [TenantNotYetKnown, TenantNotYetKnown]
 
-    async def test_usage_of_a_tenant_without_a_price_book_waits(self, harness: Any) -> None:
+        result = await record_usage(harness.ledger, [known, *ghosts], NOW, LIMITS)
+
+        assert (result.recorded, result.waiting) == (1, tuple(record.event_id for record in ghosts))
+        assert await harness.cells(Grain.DAY) == expected_cells([known], Grain.DAY)
+        waiting = {
+            (w.record.event_id, w.record.tenant_id, w.reason, w.since)
+            for w in await harness.ledger.waiting(10)
+        }
+        assert waiting == {
+            (
+                record.event_id,
+                record.tenant_id,
+                f"tenant {record.tenant_id} is not known to metering yet",
+                NOW,
+            )
+            for record in ghosts
+        }
+
+    async def test_waiting_usage_is_billed_once_its_tenant_has_a_price_book(self, harness: Any) -> None:
         await harness.add_tenant(billing(books=()))
-        with pytest.raises(UsageNotYetBillable) as waiting:
-            await record_usage(harness.ledger, [inference(T0)], NOW, LIMITS)
-        assert [type(cause) for cause in waiting.value.causes] == [PriceBookNotYetKnown]
+        call = inference(T0)
+        first = await record_usage(harness.ledger, [call], NOW, LIMITS)
+        assert [w.reason for w in await harness.ledger.waiting(10)] == [str(PriceBookNotYetKnown("acme"))]
+        nothing_yet = await retry_waiting_usage(harness.ledger, NOW + timedelta(seconds=5), LIMITS, 3600, 10)
+
+        await harness.add_tenant(billing())
+        later = NOW + timedelta(seconds=10)
+        retried = await retry_waiting_usage(harness.ledger, later, LIMITS, 3600, 10)
+
+        assert (first.recorded, first.waiting) == (0, (call.event_id,))
+        assert (nothing_yet.retried, nothing_yet.billed.waiting) == (1, (call.event_id,))
+        assert (retried.retried, retried.billed.recorded, retried.expired) == (1, 1, 0)
+        assert await harness.ledger.waiting(10) == []
+        assert await harness.cells(Grain.DAY) == expected_cells([call], Grain.DAY)
+        assert await harness.dead_letters() == []
+
+    async def test_usage_that_waits_too_long_is_dead_lettered_with_the_reason(self, harness: Any) -> None:
+        await harness.add_tenant(billing())
+        ghost = sample(T0, tenant_id="ghost")
+        await record_usage(harness.ledger, [ghost], NOW, LIMITS)
+        # Still waiting at the limit: the wait counts from the first time, not from each retry.
+        kept = await retry_waiting_usage(harness.ledger, NOW + timedelta(seconds=60), LIMITS, 60, 10)
+        expired = await retry_waiting_usage(harness.ledger, NOW + timedelta(seconds=61), LIMITS, 60, 10)
+
+        assert (kept.expired, expired.expired, expired.retried) == (0, 1, 0)
+        assert await harness.ledger.waiting(10) == []
+        assert await harness.dead_letters() == [
+            "rejected: waited longer than 60s to be billed: tenant ghost is not known to metering yet"
+        ]
+
+    async def test_a_record_twice_in_one_batch_counts_once(self, harness: Any) -> None:
+        # Two UsageBatchRecorded messages carrying the same record can land in one consumer batch.
+        await harness.add_tenant(billing())
+        record = sample(T0, energy_j="10")
+
+        result = await record_usage(harness.ledger, [record, record], NOW, LIMITS)
+
+        assert (result.recorded, result.duplicates) == (1, 1)
+        assert await harness.cells(Grain.DAY) == expected_cells([record], Grain.DAY)
 
     async def test_the_same_source_record_under_another_event_id_counts_once(self, harness: Any) -> None:
         await harness.add_tenant(billing())
@@ -174,6 +224,21 @@ class UsageLedgerContract:
             )
         assert await harness.cells(Grain.DAY) == {}
 
+    async def test_a_fractional_allocation_rebuilt_from_the_raw_events_bills_its_share(
+        self, harness: Any
+    ) -> None:
+        await harness.add_tenant(billing())
+        # ceil(3600.4) x 0.25 = 900.25 GPU-seconds at 2.50 per GPU-hour = 0.62517... -> 0.63
+        await record_allocation(
+            harness.store, harness.ledger, released(3600.4, gpu_share="0.25"), NOW, LIMITS
+        )
+
+        (march,) = await rebuild_invoices(harness.raw_billing(), "acme")
+
+        assert march.differences == []
+        assert [(line.meter, line.amount) for line in march.rebuilt.lines] == [("gpu_hours", Decimal("0.63"))]
+        assert march.kept.total == Decimal("0.63")
+
     async def test_invoices_rebuilt_from_the_raw_events_match_the_kept_ones(self, harness: Any) -> None:
         # Energy costs 0.20 per kWh until T0, 0.30 from then on; February is already finalized.
         books = (book(), book(effective_from=T0, per_kwh="0.30"))
@@ -196,9 +261,10 @@ class UsageLedgerContract:
         assert march.raw_events == len(samples) + len(calls) + 2
         # Energy: 3 kWh x 0.20 (windows that start before T0) + 1 kWh x 0.30 = 0.90; requests: 11 x 0.01;
         # 48 tokens: 0.00; GPU: ceil(5400.2) x 3 GPU-seconds = 4.50083 GPU-hours x 2.50 = 11.25.
-        amounts = {line.meter.value: line.amount for line in march.rebuilt.lines}
+        # February's late 5 requests are an adjustment line of March (billing.py rule 3).
+        amounts = {line.meter: line.amount for line in march.rebuilt.lines}
         assert amounts == {
-            "energy_kwh": Decimal("0.90"), "requests": Decimal("0.11"), "tokens_1k": Decimal("0.00"),
-            "gpu_hours": Decimal("11.25"),
+            "energy_kwh": Decimal("0.90"), "requests": Decimal("0.06"), "tokens_1k": Decimal("0.00"),
+            "gpu_hours": Decimal("11.25"), "adjustment": Decimal("0.05"),
         }  # fmt: skip
         assert march.rebuilt.total == march.kept.total == Decimal("12.26")
