@@ -115,9 +115,12 @@ BILLING_SQL = [
        SELECT r.id, 'gpu_hours', a.gpu_model, extract(epoch FROM a.released_at - a.bound_at) * a.gpu_count,
            CASE WHEN a.gpu_model = 'H100' THEN 2.50 ELSE 1.20 END, a.bound_at
        FROM rated_items r JOIN allocation_events a ON a.event_id = r.source_event_id""",
-    """INSERT INTO rated_usage (tenant_id, period, project_id, meter, unit_price, base_quantity, priced_at)
-       SELECT tenant_id, '2026-10', project_id, 'energy_kwh', 0.20, sum(sum), max(latest_at) - interval '60 seconds'
-       FROM usage_rollup_day WHERE meter = 'energy_j' GROUP BY tenant_id, project_id""",
+    """INSERT INTO rated_usage (tenant_id, period, usage_period, version, project_id, meter, unit_price,
+           base_quantity, priced_at)
+       SELECT d.tenant_id, '2026-10', '2026-10', min(b.effective_from), project_id, 'energy_kwh', 0.20, sum(sum),
+           max(latest_at) - interval '60 seconds'
+       FROM usage_rollup_day d JOIN price_books b USING (tenant_id)
+       WHERE meter = 'energy_j' GROUP BY d.tenant_id, project_id""",
     """INSERT INTO dirty_invoices (tenant_id, period) SELECT tenant_id, '2026-10' FROM tenants""",
 ]
 
@@ -128,8 +131,10 @@ async def load(db: Database, tenants: int, minutes: int) -> dict[str, float]:
         await conn.execute("SET synchronous_commit = off; SET maintenance_work_mem = '512MB'")
         # 1. raw events, their primary key built once afterwards
         await conn.execute("ALTER TABLE usage_events DROP CONSTRAINT usage_events_pkey")
+        await conn.execute("DROP INDEX usage_events_event_id")
         await conn.execute(RAW_SQL, MONTH_START, tenants, DAYS, minutes)
         await conn.execute("ALTER TABLE usage_events ADD PRIMARY KEY (tenant_id, source, source_event_id)")
+        await conn.execute("CREATE UNIQUE INDEX usage_events_event_id ON usage_events (event_id)")
         raw_s = time.perf_counter() - started
         # 2. their rollups, 3. the billing rows
         await conn.execute(MINUTES_SQL, MONTH_START, tenants, DAYS, minutes)

@@ -13,13 +13,7 @@ from services.metering.adapters.invoice_rows import billing_invoice_of_row
 from services.metering.app.ports import CreditGrant
 from services.metering.domain.billing import BillingInvoice
 from services.metering.domain.billing_ledger import LedgerEntry, LedgerKey, PriceBookVersions
-from services.metering.domain.billing_sources import (
-    periods_from,
-    previous_period,
-    summed_charge_entry,
-    summed_usage_is_enough,
-    usage_record_entries,
-)
+from services.metering.domain.billing_sources import periods_from
 from services.metering.domain.invoice import InvoiceStatus
 from services.metering.domain.invoice_export import line_document
 from services.metering.domain.meters import MeterName
@@ -34,21 +28,10 @@ WHERE r.tenant_id = $1 AND r.period = ANY($2::text[]) AND ($3::text[] IS NULL OR
   AND c.unit_price IS NOT NULL AND c.base_quantity > 0
 GROUP BY 1, 2, 3, 4, 5, 6
 """
-RAW_USAGE_ENTRIES_SQL = """
-SELECT period, usage_period, version, project_id, sum(energy_j) AS energy_j, sum(tokens) AS tokens,
-    sum(requests) AS requests
-FROM (
-    SELECT period, to_char(window_end AT TIME ZONE 'UTC', 'YYYY-MM') AS usage_period,
-        greatest(width_bucket(window_start, $4::timestamptz[]), 1) AS version, project_id, energy_j,
-        input_tokens + output_tokens AS tokens, requests
-    FROM usage_events WHERE tenant_id = $1 AND period = ANY($2::text[])
-) AS records
-WHERE $3::text[] IS NULL OR usage_period = ANY($3)
-GROUP BY 1, 2, 3, 4
-"""
-SUMMED_USAGE_SQL = """
-SELECT project_id, meter, base_quantity, priced_at FROM rated_usage
-WHERE tenant_id = $1 AND period = $2 AND base_quantity > 0
+USAGE_ENTRIES_SQL = """
+SELECT period, usage_period, version, project_id, meter, base_quantity FROM rated_usage
+WHERE tenant_id = $1 AND period = ANY($2::text[]) AND ($3::text[] IS NULL OR usage_period = ANY($3))
+  AND base_quantity > 0
 """
 CREDIT_BALANCE_SQL = """
 SELECT (SELECT coalesce(sum(amount), 0) FROM credit_grants WHERE tenant_id = $1)
@@ -65,11 +48,6 @@ SET status = EXCLUDED.status, currency = EXCLUDED.currency, lines = EXCLUDED.lin
     credit_remaining = EXCLUDED.credit_remaining
 WHERE invoices.status = 'draft' AND invoices.invoice_id = EXCLUDED.invoice_id
 """
-_USAGE_COLUMNS = (
-    (MeterName.ENERGY_KWH, "energy_j"),
-    (MeterName.TOKENS_1K, "tokens"),
-    (MeterName.REQUESTS, "requests"),
-)
 
 
 class PostgresBillingRecords:
@@ -80,34 +58,14 @@ class PostgresBillingRecords:
         self, tenant_id: str, period: str, versions: PriceBookVersions
     ) -> list[LedgerEntry]:
         """The entries pricing the period's invoice needs: what it bills, and for each earlier usage
-        period it bills late usage of, that period's usage billed before."""
-        closed = await self._conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM invoices WHERE tenant_id = $1 AND period = $2 AND status <> 'draft')",
-            tenant_id,
-            previous_period(period),
-        )
-        summed = summed_usage_is_enough(versions, bool(closed))
+        period it bills late usage of, that period's usage billed before (billing_sources.py)."""
         entries = await self._allocation_entries(tenant_id, [period], None, versions)
-        if summed:
-            rows = await self._conn.fetch(SUMMED_USAGE_SQL, tenant_id, period)
-            entries += [
-                summed_charge_entry(
-                    versions,
-                    period,
-                    r["project_id"],
-                    MeterName(r["meter"]),
-                    r["base_quantity"],
-                    r["priced_at"],
-                )
-                for r in rows
-            ]
-        else:
-            entries += await self._usage_entries(tenant_id, [period], None, versions)
+        entries += await self._usage_entries(tenant_id, [period], None)
         late = sorted({e.key.usage_period for e in entries if e.key.usage_period < period})
         if late:
             earlier = periods_from(late[0], period)
             entries += await self._allocation_entries(tenant_id, earlier, late, versions)
-            entries += await self._usage_entries(tenant_id, earlier, late, versions)
+            entries += await self._usage_entries(tenant_id, earlier, late)
         return entries
 
     async def _allocation_entries(
@@ -131,20 +89,17 @@ class PostgresBillingRecords:
         ]
 
     async def _usage_entries(
-        self, tenant_id: str, billed: list[str], usage: list[str] | None, versions: PriceBookVersions
+        self, tenant_id: str, billed: list[str], usage: list[str] | None
     ) -> list[LedgerEntry]:
-        starts = versions.starts()
-        rows = await self._conn.fetch(RAW_USAGE_ENTRIES_SQL, tenant_id, billed, usage, starts)
+        rows = await self._conn.fetch(USAGE_ENTRIES_SQL, tenant_id, billed, usage)
         return [
-            entry
-            for r in rows
-            for entry in usage_record_entries(
-                r["period"],
-                r["usage_period"],
-                starts[r["version"] - 1],
-                r["project_id"],
-                [(meter, Decimal(r[column])) for meter, column in _USAGE_COLUMNS],
+            LedgerEntry(
+                LedgerKey(
+                    r["period"], r["usage_period"], r["version"], r["project_id"], MeterName(r["meter"]), None
+                ),
+                r["base_quantity"],
             )
+            for r in rows
         ]
 
     async def credit_balance(self, tenant_id: str) -> Decimal:

@@ -127,11 +127,12 @@ UPSERT_CELLS = {
 }
 
 UPSERT_CHARGES_SQL = """
-INSERT INTO rated_usage AS u (tenant_id, period, project_id, meter, unit_price, base_quantity, priced_at)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::numeric[],
-    $7::timestamptz[])
-ORDER BY 1, 2, 3, 4, 5
-ON CONFLICT (tenant_id, period, project_id, meter, unit_price) DO UPDATE SET
+INSERT INTO rated_usage AS u (tenant_id, period, usage_period, version, project_id, meter, unit_price,
+    base_quantity, priced_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
+    $7::numeric[], $8::numeric[], $9::timestamptz[])
+ORDER BY 1, 2, 3, 4, 5, 6
+ON CONFLICT (tenant_id, period, usage_period, version, project_id, meter) DO UPDATE SET
     base_quantity = u.base_quantity + EXCLUDED.base_quantity,
     priced_at = GREATEST(u.priced_at, EXCLUDED.priced_at)
 """
@@ -292,6 +293,8 @@ class PostgresUsageLedger:
             UPSERT_CHARGES_SQL,
             [c.tenant_id for c in charges],
             [c.period for c in charges],
+            [c.usage_period for c in charges],
+            [c.version for c in charges],
             [c.project_id for c in charges],
             [c.meter.value for c in charges],
             [c.unit_price for c in charges],

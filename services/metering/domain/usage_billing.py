@@ -1,13 +1,12 @@
 """Rating a batch of usage records at once, by the rules of rating.py.
 
-Charges are linear in their quantities: rating records one by one and summing per price gives the same
-amounts as summing, per meter, the quantities of the records that share a tenant, project, period and
-price-book version, and rating each such group once. So a batch of thousands of records becomes a
-handful of charges, each rated by rating.rate_usage itself (the billing rules stay in one place), and
-the invoice (which sums charges per price anyway) is unchanged; a charge's priced_at is the latest
-window_start of the records that carry its meter, as per-record rating would leave it (the unit
-price an invoice line shows). tests/unit/metering/usage/test_usage_billing.py checks all of it against
-rating records one by one.
+The billing ledger (billing_ledger.py) sums quantities per billed period, usage period, price-book
+version, project and meter, and an invoice is priced from those sums (plans and commitments apply to
+them, not to single records). So a batch of thousands of records becomes a handful of charges, one per
+such group, each rated by rating.rate_usage itself (the billing rules stay in one place); a charge's
+priced_at is the latest window_start of the records that carry its meter. The pipeline adds them up in
+rated_usage under the same key, which is all a draft invoice needs: never the raw records.
+tests/unit/metering/usage/test_usage_billing.py checks the charges against rating records one by one.
 """
 
 from __future__ import annotations
@@ -60,13 +59,17 @@ class TenantBilling:
 
 @dataclass(frozen=True, slots=True)
 class UsageCharge:
-    """Usage of one meter billed at one price on one invoice (tenant, period), for one project."""
+    """Usage of one meter of one project, from one month (usage_period), priced by one price-book
+    version, billed on one invoice (tenant, period): the billing ledger's own key (billing_ledger.py),
+    so an invoice is priced from these sums alone, tiers, commitments and late usage included."""
 
     tenant_id: str
     period: str
+    usage_period: str
+    version: datetime  # the effective_from of the price-book version that prices it
     project_id: str
     meter: MeterName
-    unit_price: Decimal
+    unit_price: Decimal  # that version's (reference) price of the meter
     base_quantity: Decimal
     priced_at: datetime
 
@@ -113,7 +116,8 @@ class UsageRater:
         return self._billing[record.tenant_id].open_period(natural)
 
     def charges(self, records: Iterable[UsageRecorded]) -> list[UsageCharge]:
-        """The charges of invoiced tenants' records, one per (tenant, period, project, meter, price)."""
+        """The charges of invoiced tenants' records, one per (tenant, project, usage period, price-book
+        version, meter): one billed period each, the open one for the usage period."""
         groups: dict[_GroupKey, _Group] = {}
         for record in records:
             if not is_invoiced(record.tenant_id):
@@ -141,23 +145,14 @@ class UsageRater:
                     group.last_start = start
                 if end > group.last_end:
                     group.last_end = end
-        merged: dict[tuple[str, str, str, MeterName, Decimal], UsageCharge] = {}
-        for (tenant_id, project_id, _, version, meter), group in groups.items():
-            for charge in _rate_group(self._billing[tenant_id], project_id, version, meter, group):
-                price_key = (
-                    charge.tenant_id,
-                    charge.period,
-                    charge.project_id,
-                    charge.meter,
-                    charge.unit_price,
-                )
-                held = merged.get(price_key)
-                merged[price_key] = charge if held is None else _combine(held, charge)
-        return list(merged.values())
+        charges: list[UsageCharge] = []
+        for (tenant_id, project_id, usage_period, version, meter), group in groups.items():
+            charges += _rate_group(self._billing[tenant_id], project_id, usage_period, version, meter, group)
+        return charges
 
 
 def _rate_group(
-    tenant: TenantBilling, project_id: str, version: int, meter: MeterName, group: _Group
+    tenant: TenantBilling, project_id: str, usage_period: str, version: int, meter: MeterName, group: _Group
 ) -> Sequence[UsageCharge]:
     # Every record of the group is priced by this one version, so its latest start is too; and every
     # one ends in the group's natural period, so its latest end is too.
@@ -178,6 +173,8 @@ def _rate_group(
         UsageCharge(
             tenant_id=tenant.tenant_id,
             period=item.period,
+            usage_period=usage_period,
+            version=as_utc(tenant.books[version].effective_from),
             project_id=project_id,
             meter=charge.meter,
             unit_price=charge.unit_price,
@@ -187,15 +184,3 @@ def _rate_group(
         for charge in item.charges
         if charge.unit_price is not None
     ]
-
-
-def _combine(a: UsageCharge, b: UsageCharge) -> UsageCharge:
-    return UsageCharge(
-        tenant_id=a.tenant_id,
-        period=a.period,
-        project_id=a.project_id,
-        meter=a.meter,
-        unit_price=a.unit_price,
-        base_quantity=a.base_quantity + b.base_quantity,
-        priced_at=max(a.priced_at, b.priced_at),
-    )

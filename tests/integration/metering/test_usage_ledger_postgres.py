@@ -51,7 +51,8 @@ class PostgresLedgerHarness:
     async def usage_charges(self) -> dict[Any, Any]:
         rows = await self._conn.fetch("SELECT * FROM rated_usage")
         return {
-            (r["tenant_id"], r["period"], r["project_id"], r["meter"], r["unit_price"]): (r["base_quantity"], r["priced_at"])
+            (r["tenant_id"], r["period"], r["usage_period"], r["version"], r["project_id"], r["meter"]):
+                (r["base_quantity"], r["priced_at"], r["unit_price"])
             for r in rows
         }  # fmt: skip
 

@@ -303,7 +303,7 @@ async def test_an_attempt_is_delivered_retried_with_backoff_or_given_up_and_anno
 
 async def test_a_rated_usage_batch_is_announced_once_per_tenant_and_period() -> None:
     def charge(tenant_id: str, period: str, meter: MeterName, base: str, price: str) -> UsageCharge:
-        return UsageCharge(tenant_id, period, "prj_a", meter, Decimal(price), Decimal(base), NOW)
+        return UsageCharge(tenant_id, period, period, NOW, "prj_a", meter, Decimal(price), Decimal(base), NOW)
 
     outbox = Outbox()
     charges = [

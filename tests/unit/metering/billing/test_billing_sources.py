@@ -1,4 +1,4 @@
-"""Where a live invoice's ledger comes from (billing_sources.py), the price-book wire format both ways,
+"""Billing periods (billing_sources.py), the price-book wire format both ways,
 invoice rows both ways (older rows included), and older events still parsing."""
 
 from __future__ import annotations
@@ -14,17 +14,10 @@ from services.metering.app.price_book_specs import (
     stored_price_book,
 )
 from services.metering.domain.billing import BillingLine, LineKind
-from services.metering.domain.billing_ledger import LedgerKey, PriceBookVersions
-from services.metering.domain.billing_sources import (
-    periods_from,
-    previous_period,
-    summed_charge_entry,
-    summed_usage_is_enough,
-    usage_record_entries,
-)
+from services.metering.domain.billing_ledger import PriceBookVersions
+from services.metering.domain.billing_sources import periods_from, previous_period
 from services.metering.domain.invoice_export import line_document
 from services.metering.domain.meters import MeterName
-from services.metering.domain.price_plans import Package, PerUnit
 from services.metering.domain.pricing import PriceBook
 from shared.events.gateway import CommitmentSpec, PriceBookSet, PricePlanSpec, PriceTier
 from shared.events.metering import InvoiceUpdated
@@ -40,45 +33,6 @@ def test_periods_step_back_and_forth_across_years() -> None:
     assert previous_period("2026-01") == "2025-12" and previous_period("2026-03") == "2026-02"
     assert periods_from("2025-11", "2026-02") == ["2025-11", "2025-12", "2026-01"]
     assert periods_from("2026-02", "2026-02") == []
-
-
-def test_summed_usage_stands_for_the_records_only_without_usage_plans_or_a_closed_previous_month() -> None:
-    per_unit = versions(PriceBook("acme", "USD", JAN, per_request=Decimal("0.01")))
-    gpu_plan = versions(
-        PriceBook("acme", "USD", JAN, plans={(MeterName.GPU_HOURS, "H100"): PerUnit(Decimal(2))})
-    )
-    request_plan = versions(
-        PriceBook("acme", "USD", JAN),
-        PriceBook("acme", "USD", FEB, plans={(MeterName.REQUESTS, None): Package(Decimal(100), Decimal(5))}),
-    )
-
-    assert summed_usage_is_enough(per_unit, previous_period_closed=False)
-    assert summed_usage_is_enough(gpu_plan, previous_period_closed=False)  # GPU time is rated per allocation
-    assert not summed_usage_is_enough(per_unit, previous_period_closed=True)
-    assert not summed_usage_is_enough(request_plan, previous_period_closed=False)
-
-
-def test_a_summed_charge_is_priced_by_the_version_of_its_latest_instant() -> None:
-    books = versions(PriceBook("acme", "USD", JAN), PriceBook("acme", "USD", FEB))
-    early = summed_charge_entry(
-        books, "2026-01", "p1", MeterName.REQUESTS, Decimal(7), datetime(2025, 12, 1, tzinfo=UTC)
-    )
-    later = summed_charge_entry(
-        books, "2026-02", "p1", MeterName.GPU_HOURS, Decimal(60), FEB, gpu_model="H100"
-    )
-
-    assert early.key == LedgerKey("2026-01", "2026-01", JAN, "p1", MeterName.REQUESTS, None)
-    assert later.key == LedgerKey("2026-02", "2026-02", FEB, "p1", MeterName.GPU_HOURS, "H100")
-    entries = usage_record_entries(
-        "2026-02",
-        "2026-01",
-        JAN,
-        "p1",
-        [(MeterName.ENERGY_KWH, Decimal(0)), (MeterName.REQUESTS, Decimal(3))],
-    )
-    assert [(e.key.usage_period, e.key.meter, e.base_quantity) for e in entries] == [
-        ("2026-01", MeterName.REQUESTS, Decimal(3))
-    ]
 
 
 def test_a_price_book_event_with_plans_and_commitments_is_stored_and_read_back_unchanged() -> None:

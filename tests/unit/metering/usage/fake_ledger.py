@@ -4,7 +4,7 @@ tests/integration/metering/test_usage_ledger_postgres.py)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -13,17 +13,12 @@ from services.metering.app.usage_ports import WaitingUsage
 from services.metering.app.use_cases import allocation_interval
 from services.metering.domain.billing import BillingInvoice
 from services.metering.domain.billing_engine import price_invoice
-from services.metering.domain.billing_ledger import BillingLedger, PriceBookVersions, ledger_entries
-from services.metering.domain.billing_sources import (
-    previous_period,
-    summed_charge_entries,
-    summed_usage_is_enough,
-)
+from services.metering.domain.billing_ledger import BillingLedger, LedgerEntry, LedgerKey, PriceBookVersions
 from services.metering.domain.invoice import Invoice, InvoiceStatus, build_invoice
 from services.metering.domain.invoice_conversion import billing_invoice_of
 from services.metering.domain.meters import MeterName
 from services.metering.domain.pricing import PriceBook
-from services.metering.domain.rating import AllocationInterval, Charge, UsageWindow, rate_usage
+from services.metering.domain.rating import AllocationInterval, Charge, UsageWindow
 from services.metering.domain.usage_billing import TenantBilling, UsageCharge
 from services.metering.domain.usage_windows import GRAINS, Aggregate, CellKey, Cells, Grain, coarsen
 from shared.events.base import Event
@@ -31,7 +26,9 @@ from shared.events.ingest import UsageRecorded
 from shared.events.scheduler import AllocationReleased
 from tests.unit.metering.fake_store import FakeMeteringStore
 
-ChargeKey = tuple[str, str, str, str, Decimal]  # tenant, period, project, meter, unit price
+# tenant, billed period, usage period, price-book version, project, meter
+ChargeKey = tuple[str, str, str, datetime, str, str]
+ChargeValue = tuple[Decimal, datetime, Decimal]  # quantity, latest priced instant, unit price
 CellValues = tuple[Decimal, int, Decimal, Decimal, datetime]  # sum, count, max, latest, latest_at
 
 
@@ -41,7 +38,7 @@ class FakeUsageLedger:
     usage: dict[tuple[str, str, str], tuple[UsageRecorded, str]] = field(default_factory=dict)
     allocations: list[tuple[AllocationReleased, str]] = field(default_factory=list)
     rollups: dict[Grain, dict[CellKey, Aggregate]] = field(default_factory=lambda: {g: {} for g in GRAINS})
-    charges: dict[ChargeKey, tuple[Decimal, datetime]] = field(default_factory=dict)
+    charges: dict[ChargeKey, ChargeValue] = field(default_factory=dict)
     dirty: set[tuple[str, str]] = field(default_factory=set)
     dead_letters: list[str] = field(default_factory=list)
     waiting_usage: dict[UUID, WaitingUsage] = field(default_factory=dict)
@@ -75,9 +72,9 @@ class FakeUsageLedger:
 
     async def add_usage_charges(self, charges: Sequence[UsageCharge]) -> None:
         for c in charges:
-            key = (c.tenant_id, c.period, c.project_id, c.meter.value, c.unit_price)
-            quantity, priced_at = self.charges.get(key, (Decimal(0), c.priced_at))
-            self.charges[key] = (quantity + c.base_quantity, max(priced_at, c.priced_at))
+            key = (c.tenant_id, c.period, c.usage_period, c.version, c.project_id, c.meter.value)
+            quantity, priced_at, _ = self.charges.get(key, (Decimal(0), c.priced_at, c.unit_price))
+            self.charges[key] = (quantity + c.base_quantity, max(priced_at, c.priced_at), c.unit_price)
 
     async def mark_dirty(self, invoices: Collection[tuple[str, str]]) -> None:
         self.dirty |= set(invoices)
@@ -121,7 +118,7 @@ class FakeLedgerHarness:
             k: (c.sum, c.count, c.max, c.latest, c.latest_at) for k, c in self.ledger.rollups[grain].items()
         }
 
-    async def usage_charges(self) -> dict[ChargeKey, tuple[Decimal, datetime]]:
+    async def usage_charges(self) -> dict[ChargeKey, ChargeValue]:
         return dict(self.ledger.charges)
 
     async def dirty(self) -> set[tuple[str, str]]:
@@ -178,32 +175,33 @@ class FakeRawBilling:
     async def kept_charges(self, tenant_id: str, period: str) -> Sequence[Charge]:
         usage = [
             Charge(project, MeterName(meter), quantity, price, priced_at)
-            for (tenant, billed, project, meter, price), (quantity, priced_at) in self.ledger.charges.items()
+            for (tenant, billed, _, _, project, meter), (
+                quantity,
+                priced_at,
+                price,
+            ) in self.ledger.charges.items()
             if (tenant, billed) == (tenant_id, period)
         ]
         return [*await self.store.charges(tenant_id, period), *usage]
 
     async def kept_invoice(self, tenant_id: str, period: str) -> BillingInvoice:
         """The finalized invoice, or the draft as metering prices it (billing_sources.py): from the kept
-        charges, or from the rated raw records when those cannot tell late usage apart."""
+        allocations and the summed usage, the billing ledger's entries."""
         held = self.store.invoices.get((tenant_id, period))
         if held is not None and held.status is InvoiceStatus.FINALIZED:
             return billing_invoice_of(held) if isinstance(held, Invoice) else held
         currency = await self.currency(tenant_id) or "USD"
-        books = await self.price_books(tenant_id)
-        versions = PriceBookVersions(tenant_id, books)
-        closed = previous_period(period) in self.ledger.tenants[tenant_id].finalized
+        versions = PriceBookVersions(tenant_id, await self.price_books(tenant_id))
         entries = list(await self.store.ledger_entries(tenant_id, period, versions))
-        if summed_usage_is_enough(versions, closed):
-            charges = await self.kept_charges(tenant_id, period)
-            entries += summed_charge_entries(versions, period, [c for c in charges if c.gpu_model is None])
-        else:
-            usage = [
-                replace(rate_usage(_window(record), books, frozenset()), period=billed)
-                for record, billed in self.ledger.usage.values()
-                if record.tenant_id == tenant_id
-            ]
-            entries += [e for item in usage for e in ledger_entries(item, versions)]
+        entries += [
+            LedgerEntry(LedgerKey(billed, usage, version, project, MeterName(meter), None), quantity)
+            for (tenant, billed, usage, version, project, meter), (
+                quantity,
+                _,
+                _,
+            ) in self.ledger.charges.items()
+            if tenant == tenant_id and quantity
+        ]
         return price_invoice(BillingLedger.from_entries(versions, entries), period, currency)
 
     async def finalized_invoice(self, tenant_id: str, period: str) -> Invoice | None:

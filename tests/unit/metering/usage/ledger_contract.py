@@ -69,12 +69,14 @@ class UsageLedgerContract:
             LIMITS,
         )
 
+        version = book().effective_from
         assert await harness.usage_charges() == {
-            ("acme", MARCH, "p1", "energy_kwh", Decimal("0.20")): (
+            ("acme", MARCH, MARCH, version, "p1", "energy_kwh"): (
                 Decimal(3_600_000),
                 T0 - timedelta(seconds=60),
+                Decimal("0.20"),
             ),
-            ("acme", MARCH, "p1", "requests", Decimal("0.01")): (Decimal(3), T0),
+            ("acme", MARCH, MARCH, version, "p1", "requests"): (Decimal(3), T0, Decimal("0.01")),
         }
         assert await harness.dirty() == {("acme", MARCH)}
 
@@ -188,7 +190,10 @@ class UsageLedgerContract:
         await record_usage(harness.ledger, [late], NOW, LIMITS)
 
         assert await harness.raw_usage() == [(late.source_event_id, "2026-04")]
-        assert list(await harness.usage_charges()) == [("acme", "2026-04", "p1", "requests", Decimal("0.01"))]
+        # Billed in April, as March usage: the invoice shows it as an adjustment of March.
+        assert list(await harness.usage_charges()) == [
+            ("acme", "2026-04", MARCH, book().effective_from, "p1", "requests")
+        ]
         assert await harness.dirty() == {("acme", "2026-04")}
         # The rollups keep usage where it happened.
         assert [key[1] for key in await harness.cells(Grain.DAY)] == [T0.replace(hour=0)]

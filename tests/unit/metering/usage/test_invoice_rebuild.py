@@ -28,9 +28,9 @@ async def billed_harness() -> FakeLedgerHarness:
 
 async def test_a_charge_the_raw_events_do_not_bear_out_is_named() -> None:
     harness = await billed_harness()
-    key = next(key for key in harness.ledger.charges if key[3] == "energy_kwh")
-    quantity, priced_at = harness.ledger.charges[key]
-    harness.ledger.charges[key] = (quantity * 2, priced_at)  # counted twice
+    key = next(key for key in harness.ledger.charges if key[5] == "energy_kwh")
+    quantity, priced_at, price = harness.ledger.charges[key]
+    harness.ledger.charges[key] = (quantity * 2, priced_at, price)  # counted twice
 
     result = await rebuild_invoice(harness.raw_billing(), "acme", MARCH)
 

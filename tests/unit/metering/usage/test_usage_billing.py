@@ -11,6 +11,7 @@ import pytest
 
 from services.metering.domain.errors import PriceBookNotYetKnown
 from services.metering.domain.invoice import build_invoice
+from services.metering.domain.periods import period_of
 from services.metering.domain.pricing import price_book_in_effect
 from services.metering.domain.rating import Charge, UsageWindow, rate_usage
 from services.metering.domain.usage_billing import TenantBilling, UsageRater
@@ -32,7 +33,8 @@ def tenants() -> dict[str, TenantBilling]:
 
 
 def one_by_one(records: list[UsageRecorded], billing_of: dict[str, TenantBilling]) -> dict[tuple, Charge]:  # type: ignore[type-arg]
-    """The per-record rules of rating.py, summed per (tenant, period, project, meter, price)."""
+    """The per-record rules of rating.py, summed per (tenant, billed period, usage period, price-book
+    version, project, meter): the billing ledger's key."""
     summed: dict[tuple, list[Charge]] = defaultdict(list)  # type: ignore[type-arg]
     for r in records:
         window = UsageWindow(
@@ -41,10 +43,12 @@ def one_by_one(records: list[UsageRecorded], billing_of: dict[str, TenantBilling
         )  # fmt: skip
         tenant = billing_of[r.tenant_id]
         item = rate_usage(window, tenant.books, tenant.finalized)
+        version = price_book_in_effect(r.tenant_id, tenant.books, r.window_start).effective_from
         for charge in item.charges:
-            summed[(r.tenant_id, item.period, r.project_id, charge.meter, charge.unit_price)].append(charge)
+            key = (r.tenant_id, item.period, period_of(r.window_end), version, r.project_id, charge.meter)
+            summed[key].append(charge)
     return {
-        key: Charge(key[2], key[3], sum((c.base_quantity for c in cs), Decimal(0)), key[4], max(c.priced_at for c in cs))
+        key: Charge(key[4], key[5], sum((c.base_quantity for c in cs), Decimal(0)), cs[0].unit_price, max(c.priced_at for c in cs))
         for key, cs in summed.items()
     }  # fmt: skip
 
@@ -72,13 +76,14 @@ def test_grouped_charges_equal_rating_each_record(seed: int) -> None:
 
     charges = UsageRater(billing_of).charges(records)
 
-    grouped = {(c.tenant_id, c.period, c.project_id, c.meter, c.unit_price): c for c in charges}
+    grouped = {(c.tenant_id, c.period, c.usage_period, c.version, c.project_id, c.meter): c for c in charges}
     expected = one_by_one(records, billing_of)
     assert grouped.keys() == expected.keys()
     for key, charge in grouped.items():
-        assert (charge.base_quantity, charge.priced_at) == (
+        assert (charge.base_quantity, charge.priced_at, charge.unit_price) == (
             expected[key].base_quantity,
             expected[key].priced_at,
+            expected[key].unit_price,
         )
     # ... and so the invoices, rounded once per line, are the same to the cent.
     for tenant, period in {(k[0], k[1]) for k in expected}:
