@@ -143,6 +143,7 @@ class WebhookDeliveryFailed(Event):
 # What tenants' webhooks may subscribe to; the CloudEvents types above.
 BILLING_EVENTS: tuple[type[Event], ...] = (
     InvoiceFinalized,
+    InvoiceVoided,
     UsageRated,
     BudgetThresholdCrossed,
     BudgetExhausted,

@@ -29,6 +29,7 @@ from shared.events.metering import (
     BudgetThresholdCrossed,
     InvoiceLine,
     InvoiceUpdated,
+    InvoiceVoided,
     UsageRated,
     WebhookDeliveryFailed,
 )
@@ -258,6 +259,19 @@ async def test_each_billing_event_is_queued_once_per_subscribed_endpoint() -> No
     )
     assert await enqueue_billing_event(store, crossed, NOW) == 1
     assert [(endpoint, body) for endpoint, _, _, body in store.queued] == [("all", crossed.structured())]
+
+
+async def test_a_voided_invoice_reaches_the_endpoints_subscribed_to_it() -> None:
+    # An external billing system must learn that an invoice it booked was withdrawn.
+    store = Webhooks()
+    await record_endpoint(store, endpoint_set("voids", [InvoiceVoided.TYPE]))
+    voided = InvoiceVoided(
+        occurred_at=NOW, tenant_id="tnt_a", invoice_id="inv_tnt_a_2026-01", period="2026-01", status="void",
+        currency="USD", lines=[], total=Decimal("12.50"), void_reason="wrong price book",
+    )  # fmt: skip
+
+    assert await enqueue_billing_event(store, voided, NOW) == 1
+    assert [endpoint for endpoint, _, _, _ in store.queued] == ["voids"]
 
 
 def due(attempt: int) -> DueDelivery:

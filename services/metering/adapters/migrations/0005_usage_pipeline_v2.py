@@ -10,7 +10,9 @@
    usage and plans on usage meters included, never by scanning the raw records. Existing sums are kept:
    their usage period is taken to be their billed period and their version the one in effect when
    they were last priced (what was billed that way before).
-4. Usage waiting for its tenant to become billable (metering does not know the tenant, or it has no price
+4. The fleet's day rollups of a month, across tenants, are found by window (chargeback's query; their
+   primary key leads with the tenant).
+5. Usage waiting for its tenant to become billable (metering does not know the tenant, or it has no price
    book yet): set aside in the batch's transaction, retried, dead-lettered with the reason once it has
    waited too long (services/metering/app/usage.py).
 
@@ -63,6 +65,7 @@ CREATE TABLE usage_waiting (
     since      timestamptz NOT NULL
 );
 CREATE INDEX usage_waiting_since ON usage_waiting (since);
+CREATE INDEX usage_rollup_day_by_window ON usage_rollup_day (window_start, meter);
 """
 
 
@@ -73,6 +76,7 @@ def upgrade() -> None:
 DOWNGRADE_SQL = """
 DROP TABLE usage_waiting;
 DROP INDEX usage_events_event_id;
+DROP INDEX usage_rollup_day_by_window;
 ALTER TABLE allocation_events DROP COLUMN gpu_share;
 ALTER TABLE usage_events DROP COLUMN gpu_share;
 ALTER TABLE rated_usage RENAME TO rated_usage_by_version;
