@@ -60,6 +60,9 @@ class PullLoop:
         self._max_deliver = max_deliver
         self._on_messages = on_messages
         self._task: asyncio.Task[None] | None = None
+        # Python 3.11's wait_for (inside nats-py's fetch) can swallow a cancellation that lands as a
+        # message arrives: the loop also stops at its next turn when told to.
+        self._stopping = False
 
     @classmethod
     def for_spec(
@@ -103,6 +106,7 @@ class PullLoop:
 
     async def stop(self) -> None:
         if self._task:
+            self._stopping = True
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(self._task), 10.0)
@@ -111,7 +115,7 @@ class PullLoop:
 
     async def _run(self) -> None:
         burst = False
-        while True:
+        while not self._stopping:
             try:
                 if burst:
                     messages = await self._subscription.fetch(self._batch_size, timeout=BURST_WAIT_S)
