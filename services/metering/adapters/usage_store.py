@@ -155,7 +155,9 @@ ORDER BY event_id
 ON CONFLICT (event_id) DO UPDATE SET reason = EXCLUDED.reason
 """
 WAITING_SQL = """
-SELECT record::text AS record, reason, since FROM usage_waiting ORDER BY since, event_id LIMIT $1
+SELECT record::text AS record, reason, since FROM usage_waiting w
+WHERE since < $2 OR EXISTS (SELECT 1 FROM price_books b WHERE b.tenant_id = w.tenant_id)
+ORDER BY since, event_id LIMIT $1
 FOR UPDATE SKIP LOCKED
 """
 
@@ -319,10 +321,10 @@ class PostgresUsageLedger:
             now,
         )
 
-    async def waiting(self, limit: int) -> list[WaitingUsage]:
+    async def waiting(self, limit: int, expired_before: datetime) -> list[WaitingUsage]:
         return [
             WaitingUsage(UsageRecorded.model_validate_json(row["record"]), row["reason"], row["since"])
-            for row in await self._conn.fetch(WAITING_SQL, limit)
+            for row in await self._conn.fetch(WAITING_SQL, limit, expired_before)
         ]
 
     async def stop_waiting(self, event_ids: Collection[UUID]) -> None:

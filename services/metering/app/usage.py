@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
@@ -89,11 +89,12 @@ async def retry_waiting_usage(
     ledger: UsageLedger, now: datetime, limits: UsageLimits, max_wait_s: float, limit: int
 ) -> RetryResult:
     """Bill the waiting usage whose tenant can be billed now; dead-letter what waited too long."""
-    parked = await ledger.waiting(limit)
-    expired = [p for p in parked if (now - p.since).total_seconds() > max_wait_s]
+    expired_before = now - timedelta(seconds=max_wait_s)
+    parked = await ledger.waiting(limit, expired_before)
+    expired = [p for p in parked if p.since < expired_before]
     for item in expired:
         await ledger.reject(item.record, f"waited longer than {max_wait_s:g}s to be billed: {item.reason}")
-    live = [p.record for p in parked if (now - p.since).total_seconds() <= max_wait_s]
+    live = [p.record for p in parked if p.since >= expired_before]
     billed = await record_usage(ledger, live, now, limits)
     await ledger.stop_waiting({p.record.event_id for p in parked} - set(billed.waiting))
     return RetryResult(retried=len(live), billed=billed, expired=len(expired))

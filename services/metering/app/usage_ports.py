@@ -60,9 +60,11 @@ class UsageLedger(Protocol):
         """Set (record, why) aside until its tenant can be billed; one already waiting keeps its `since`."""
         ...
 
-    async def waiting(self, limit: int) -> list[WaitingUsage]:
-        """Up to `limit` waiting records, longest waiting first, locked until the transaction ends (a
-        concurrent retry skips them)."""
+    async def waiting(self, limit: int, expired_before: datetime) -> list[WaitingUsage]:
+        """Up to `limit` waiting records that can be settled now: their tenant has a price book, or they
+        have waited since before `expired_before`. Longest waiting first, locked until the transaction
+        ends (a concurrent retry skips them). Records still unbillable are left out, so that they never
+        stand in front of those that can go."""
         ...
 
     async def stop_waiting(self, event_ids: Collection[UUID]) -> None:

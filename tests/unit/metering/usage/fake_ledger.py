@@ -89,8 +89,13 @@ class FakeUsageLedger:
             )
             self.waiting_usage[record.event_id] = WaitingUsage(record, reason, since)
 
-    async def waiting(self, limit: int) -> list[WaitingUsage]:
-        return sorted(self.waiting_usage.values(), key=lambda w: (w.since, w.record.event_id))[:limit]
+    async def waiting(self, limit: int, expired_before: datetime) -> list[WaitingUsage]:
+        def settles(w: WaitingUsage) -> bool:
+            tenant = self.tenants.get(w.record.tenant_id)
+            return w.since < expired_before or (tenant is not None and bool(tenant.books))
+
+        ready = [w for w in self.waiting_usage.values() if settles(w)]
+        return sorted(ready, key=lambda w: (w.since, w.record.event_id))[:limit]
 
     async def stop_waiting(self, event_ids: Collection[UUID]) -> None:
         for event_id in event_ids:

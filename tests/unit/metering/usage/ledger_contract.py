@@ -23,6 +23,7 @@ from tests.unit.metering.usage.builders import T0, billing, book, inference, rel
 NOW = T0 + timedelta(minutes=10)
 LIMITS = UsageLimits(max_future_skew_s=300, grace_s=35 * 86_400)
 MARCH = "2026-03"
+FOREVER = datetime(9999, 1, 1, tzinfo=UTC)  # lists every waiting record, as if all had waited too long
 
 
 def expected_cells(records: list[Any], grain: Grain) -> dict[Any, Any]:
@@ -111,7 +112,7 @@ class UsageLedgerContract:
         assert await harness.cells(Grain.DAY) == expected_cells([known], Grain.DAY)
         waiting = {
             (w.record.event_id, w.record.tenant_id, w.reason, w.since)
-            for w in await harness.ledger.waiting(10)
+            for w in await harness.ledger.waiting(10, FOREVER)
         }
         assert waiting == {
             (
@@ -127,7 +128,9 @@ class UsageLedgerContract:
         await harness.add_tenant(billing(books=()))
         call = inference(T0)
         first = await record_usage(harness.ledger, [call], NOW, LIMITS)
-        assert [w.reason for w in await harness.ledger.waiting(10)] == [str(PriceBookNotYetKnown("acme"))]
+        assert [w.reason for w in await harness.ledger.waiting(10, FOREVER)] == [
+            str(PriceBookNotYetKnown("acme"))
+        ]
         nothing_yet = await retry_waiting_usage(harness.ledger, NOW + timedelta(seconds=5), LIMITS, 3600, 10)
 
         await harness.add_tenant(billing())
@@ -135,11 +138,25 @@ class UsageLedgerContract:
         retried = await retry_waiting_usage(harness.ledger, later, LIMITS, 3600, 10)
 
         assert (first.recorded, first.waiting) == (0, (call.event_id,))
-        assert (nothing_yet.retried, nothing_yet.billed.waiting) == (1, (call.event_id,))
+        assert (nothing_yet.retried, nothing_yet.expired) == (0, 0)  # nothing it could settle yet
         assert (retried.retried, retried.billed.recorded, retried.expired) == (1, 1, 0)
-        assert await harness.ledger.waiting(10) == []
+        assert await harness.ledger.waiting(10, FOREVER) == []
         assert await harness.cells(Grain.DAY) == expected_cells([call], Grain.DAY)
         assert await harness.dead_letters() == []
+
+    async def test_usage_that_cannot_go_yet_does_not_stand_in_front_of_usage_that_can(
+        self, harness: Any
+    ) -> None:
+        await harness.add_tenant(billing(books=()))
+        await record_usage(harness.ledger, [sample(T0, tenant_id="ghost")], NOW, LIMITS)  # waits first
+        call = inference(T0)
+        await record_usage(harness.ledger, [call], NOW + timedelta(seconds=1), LIMITS)
+        await harness.add_tenant(billing())
+
+        retried = await retry_waiting_usage(harness.ledger, NOW + timedelta(seconds=2), LIMITS, 3600, 1)
+
+        assert (retried.retried, retried.billed.recorded) == (1, 1)
+        assert [w.record.tenant_id for w in await harness.ledger.waiting(10, FOREVER)] == ["ghost"]
 
     async def test_usage_that_waits_too_long_is_dead_lettered_with_the_reason(self, harness: Any) -> None:
         await harness.add_tenant(billing())
@@ -150,7 +167,7 @@ class UsageLedgerContract:
         expired = await retry_waiting_usage(harness.ledger, NOW + timedelta(seconds=61), LIMITS, 60, 10)
 
         assert (kept.expired, expired.expired, expired.retried) == (0, 1, 0)
-        assert await harness.ledger.waiting(10) == []
+        assert await harness.ledger.waiting(10, FOREVER) == []
         assert await harness.dead_letters() == [
             "rejected: waited longer than 60s to be billed: tenant ghost is not known to metering yet"
         ]
