@@ -73,7 +73,7 @@ class PgIngestStore(IngestStore):
         self, gpu_uuids: Collection[str], earliest: datetime, latest: datetime
     ) -> list[AllocationInterval]:
         rows = await self._conn.fetch(INTERVALS_ON_GPUS_SQL, list(gpu_uuids), earliest, latest)
-        return [AllocationInterval(**dict(row)) for row in rows]
+        return [AllocationInterval(*row) for row in rows]  # the columns in the dataclass's field order
 
     async def save_bound(self, event: AllocationBound) -> None:
         await self._conn.execute(

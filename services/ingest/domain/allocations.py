@@ -52,7 +52,16 @@ def holders_at(
     rule: those bound strictly before `at` first), and the rest idle. The shares add up to exactly 1.
     """
     covering = [interval for interval in intervals if interval.covers(at)]
-    if not covering or any(interval.gpu_share == WHOLE for interval in covering):
+    if not covering:
+        return [(None, WHOLE)]
+    if len(covering) == 1:  # the common case, first: one allocation at a time
+        only = covering[0]
+        return (
+            [(only, WHOLE)]
+            if only.gpu_share == WHOLE
+            else [(only, only.gpu_share), (None, WHOLE - only.gpu_share)]
+        )
+    if any(interval.gpu_share == WHOLE for interval in covering):
         return [(holder_at(covering, at), WHOLE)]
     holders: list[tuple[AllocationInterval | None, Decimal]] = []
     left = WHOLE

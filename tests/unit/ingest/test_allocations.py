@@ -80,3 +80,8 @@ def test_shares_that_would_overfill_the_gpu_leave_out_the_older_holder() -> None
 def test_a_share_bound_at_the_end_of_the_window_yields_to_those_that_ran_in_it() -> None:
     shares = [interval("a", 0, None, "0.75"), interval("b", 5, None, "0.5")]
     assert holders_at(shares, at(5)) == [(shares[0], Decimal("0.75")), (None, Decimal("0.25"))]
+
+
+def test_a_gpu_half_held_by_one_allocation_is_half_idle() -> None:
+    half = [interval("a", 0, None, "0.5")]
+    assert holders_at(half, at(5)) == [(half[0], Decimal("0.5")), (None, Decimal("0.5"))]
