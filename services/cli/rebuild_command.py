@@ -1,7 +1,5 @@
 """`aifactory invoice-rebuild`: recompute a tenant's invoices from metering's raw events and compare them
 with the kept ones (services/metering/rebuild.py does the work; exit 1 when anything differs).
-
-Register with `app.command("invoice-rebuild")(invoice_rebuild)` in services/cli/main.py.
 """
 
 from __future__ import annotations

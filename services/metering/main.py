@@ -1,9 +1,11 @@
 """Metering's entry point: `python -m services.metering.main`.
 
-Consumes gateway tenants, price books and finalize requests, scheduler allocation releases and ingest
-usage (in batches); keeps raw events, minute / hour / day rollups and invoices; emits InvoiceUpdated and
-InvoiceFinalized. Serves the internal usage query API on http_host:http_port (default 127.0.0.1:8002);
-when that port is taken the API is down (logged) but metering keeps billing.
+Consumes gateway tenants, price books, credits, budgets, webhooks, finalize and void requests, scheduler
+allocation releases and ingest usage (in batches); keeps raw events, minute / hour / day rollups and
+invoices; retries usage waiting for its tenant; emits invoice snapshots and the billing events, and
+delivers them to webhooks. Serves the internal API the gateway reads (usage, budgets, webhooks, exports,
+chargeback) on http_host:http_port (default 127.0.0.1:8002); when that port is taken the API is down
+(logged) but metering keeps billing.
 """
 
 from __future__ import annotations
@@ -54,7 +56,13 @@ def create_service(settings: MeteringSettings, *, clock: Clock | None = None) ->
 
     async def retry_waiting_usage() -> None:
         await retry_waiting_usage_forever(
-            host.db, host.clock, USAGE_DURABLE, limits, settings.usage_max_wait_s, settings.usage_retry_s
+            host.db,
+            host.clock,
+            USAGE_DURABLE,
+            limits,
+            settings.usage_max_wait_s,
+            settings.usage_retry_s,
+            settings.usage_batch_size,
         )
 
     host.add_background(retry_waiting_usage)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from shared.events.base import Contract, Event
 from shared.events.jobs import JobSpec
@@ -95,7 +94,7 @@ class PriceBookSet(_GatewayEvent):
     per_kwh: Decimal = Decimal(0)
     plans: list[PricePlanSpec] = []
     commitments: list[CommitmentSpec] = []
-    effective_from: datetime | None = None
+    effective_from: AwareDatetime | None = None
 
 
 class CreditGranted(_GatewayEvent):

@@ -3,21 +3,16 @@
 A batch of messages is handled in ONE transaction: the event ids are recorded in processed_events in
 bulk, and the handler receives only the events not seen before, in stream order; every message is acked
 after commit. If the batch fails, its messages are retried one by one through the single-message path,
-so one poison message is dead-lettered alone and the rest still take effect.
-
-A handler that knows which events cannot take effect yet (a tenant not known yet, say) raises HoldBack
-with their ids: the batch is then committed without them, and only they go the single-message way
-(retried with backoff, dead-lettered after the maximum deliveries), so that a few early events do not
-send a whole batch down the slow path on every redelivery.
+so one poison message is dead-lettered alone and the rest still take effect. (Events that cannot take
+effect yet are the handler's to set aside: metering's usage waits in a table of its own.)
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -31,14 +26,6 @@ from shared.messaging.streams import StreamDef
 log = logging.getLogger(__name__)
 
 BatchHandler = Callable[[Tx, list[Any]], Awaitable[None]]
-
-
-class HoldBack(Exception):
-    """Raised by a batch handler: these events cannot take effect yet; the rest of the batch can."""
-
-    def __init__(self, event_ids: Collection[UUID], reason: str) -> None:
-        super().__init__(reason)
-        self.event_ids = frozenset(str(event_id) for event_id in event_ids)
 
 
 @dataclass(frozen=True)
@@ -87,30 +74,18 @@ class BatchConsumer:
         await self._loop.stop()
 
     async def process(self, messages: Sequence[Msg]) -> None:
-        batch, held = list(messages), []
-        while True:
-            try:
-                await self._process_batch(batch)
-                break
-            except HoldBack as hold:
-                rest = [message for message in batch if _event_id(message) not in hold.event_ids]
-                if len(rest) < len(batch):
-                    held += [message for message in batch if _event_id(message) in hold.event_ids]
-                    batch = rest
-                    continue
-                error: Exception = hold  # it named none of the batch's events
-            except Exception as failure:
-                error = failure
+        try:
+            await self._process_batch(messages)
+        except Exception as error:
             log.warning(
-                "%s: batch of %d failed (%r); retrying one by one", self._spec.durable, len(batch), error
+                "%s: batch of %d failed (%r); retrying one by one", self._spec.durable, len(messages), error
             )
-            held, batch = held + batch, []
-            break
+            for message in messages:
+                await handle_message(self._db, self._single, message)
+            return
         # One after the other: an ack only queues a publish, and a task per message would cost more.
-        for message in batch:
+        for message in messages:
             await message.ack()
-        for message in held:
-            await handle_message(self._db, self._single, message)
 
     async def _process_batch(self, messages: Sequence[Msg]) -> None:
         routes = self._single.routes
@@ -155,8 +130,3 @@ async def _record_processed(tx: Tx, consumer: str, events: list[Event]) -> list[
             new_ids.discard(event.event_id)  # a duplicate inside the batch counts once
             fresh.append(event)
     return fresh
-
-
-def _event_id(message: Msg) -> str | None:
-    headers = message.headers or {}
-    return headers.get("ce-id") or headers.get("Nats-Msg-Id")

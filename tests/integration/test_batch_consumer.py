@@ -12,21 +12,16 @@ import pytest
 
 from shared.db.pool import Tx
 from shared.events.gateway import JobCancelRequested
-from shared.messaging.batch_consumer import BatchConsumerSpec, HoldBack
+from shared.messaging.batch_consumer import BatchConsumerSpec
 from shared.messaging.streams import GATEWAY, ensure_streams
 from shared.service import ServiceHost
 from shared.settings import PlatformSettings
 from tests.integration.test_messaging import MIGRATIONS
 
-READY: set[str] = set()  # "later-*" events are held back until their job id is in here
-
 
 async def apply(tx: Tx, events: list[JobCancelRequested]) -> None:
     if any(e.job_id == "poison" for e in events):
         raise RuntimeError("cannot apply poison")
-    waiting = [e for e in events if e.job_id.startswith("later") and e.job_id not in READY]
-    if waiting:
-        raise HoldBack([e.event_id for e in waiting], f"{', '.join(e.job_id for e in waiting)} not ready yet")
     await tx.conn.executemany("INSERT INTO effects VALUES ($1, $2)", [(e.event_id, e.job_id) for e in events])
 
 
@@ -94,20 +89,3 @@ async def test_a_poison_event_is_dead_lettered_alone(host: ServiceHost) -> None:
     reasons = {r["reason"] for r in await host.db.fetch("SELECT reason FROM dead_letters")}
     assert any("cannot apply poison" in r for r in reasons)
     assert any("invalid gateway.v1.job.cancel_requested" in r for r in reasons)
-
-
-async def test_held_back_events_wait_alone_while_the_rest_of_their_batch_takes_effect(
-    host: ServiceHost,
-) -> None:
-    events = [cancel(f"job-{i}") for i in range(100)]
-    events[30:30] = [cancel("later-a"), cancel("later-b")]
-    for event in events:
-        await host.js.publish(event.subject(), event.model_dump_json().encode(), headers=event.headers())
-
-    assert await count(host, "SELECT count(*) FROM effects WHERE note LIKE 'job-%'", 100) == 100
-    READY.add("later-a")  # its turn comes on a retry; later-b's never does
-    assert await count(host, "SELECT count(*) FROM effects WHERE note = 'later-a'", 1) == 1
-    assert await count(host, "SELECT count(*) FROM dead_letters", 1) == 1
-    [reason] = [r["reason"] for r in await host.db.fetch("SELECT reason FROM dead_letters")]
-    assert "failed 2 times" in reason and "later-b not ready yet" in reason
-    assert await count(host, "SELECT count(*) FROM effects", 101) == 101

@@ -61,8 +61,8 @@ class WorkloadRecord:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        # A shallow copy, not dataclasses.asdict: the state is written on every change, and asdict's
-        # deep copy of every record made that write the agent's main cost.
+        # A shallow copy, not dataclasses.asdict: every change is journalled (and snapshots written), and
+        # asdict's deep copy of every record made those writes the agent's main cost.
         return dict(self.__dict__)
 
     @classmethod

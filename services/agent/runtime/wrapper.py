@@ -1,6 +1,6 @@
 """The workload wrapper (wrapper.sh, beside this file) and the exit codes it shares with the agent.
 
-The agent runs `/bin/sh wrapper.sh <exit-file> -- <command> [args...]` as the leader of a new session;
+The agent runs `/bin/bash wrapper.sh <exit-file> -- <command> [args...]` as the leader of a new session;
 the script records the workload's exit code in the exit file (see its header for why and how).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 WRAPPER_SCRIPT = str((Path(__file__).parent / "wrapper.sh").resolve())
-SHELL = "/bin/sh"
+SHELL = "/bin/bash"
 
 EXIT_NOT_FOUND = 127
 EXIT_CANNOT_EXECUTE = 126

@@ -1,11 +1,14 @@
-#!/bin/sh
+#!/bin/bash
 # Runs one workload command and records its exit code in a file:
-#     sh wrapper.sh <exit-file> -- <command> [args...]
+#     bash wrapper.sh <exit-file> -- <command> [args...]
 # The agent launches it as the leader of a new session, so the workload outlives an agent crash; the
 # exit file tells a restarted agent how a workload it did not parent has ended. SIGTERM is passed on
 # to the whole process group (the workload and its children). Exit codes follow the shell: 128+N
 # after signal N, 127 when the program is not found, 126 when it cannot be executed.
-# Plain sh rather than Python: an interpreter start per workload cost ~60 ms of CPU, sh costs ~1 ms.
+# A shell rather than Python: an interpreter start per workload cost ~60 ms of CPU, a shell ~1 ms. bash
+# rather than sh: a non-interactive shell starts background commands with SIGINT and SIGQUIT ignored,
+# which the workload would inherit (no KeyboardInterrupt, a launcher such as torchrun could not pass
+# SIGINT on), and only bash lets the subshell set them back to their defaults before exec.
 exit_file=$1
 shift 2
 interrupted=0
@@ -15,7 +18,7 @@ forward() {
     kill -s TERM 0
 }
 trap forward TERM
-"$@" &
+(trap - INT QUIT; exec "$@") &
 child=$!
 while :; do
     interrupted=0

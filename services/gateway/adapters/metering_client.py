@@ -68,7 +68,8 @@ class MeteringClient:
         return response.content
 
     async def chargeback(self, tenant_id: str | None, period: str, idle: str | None) -> dict[str, Any]:
-        params = {"period": period} | ({"tenant_id": tenant_id} if tenant_id else {})
+        # None, and only None, is the operator's fleet view: an empty tenant must never widen to it.
+        params = {"period": period} | ({"tenant_id": tenant_id} if tenant_id is not None else {})
         return await self._get("/v1/chargeback", params | ({"idle": idle} if idle else {}))
 
     async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:

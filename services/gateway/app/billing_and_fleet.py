@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from services.gateway.app.ports import GatewayStore
 from services.gateway.domain.auth import Principal, require_operator, require_tenant_access, scope_tenant
-from services.gateway.domain.errors import Conflict, InvalidInput, NotFound
+from services.gateway.domain.errors import Conflict, FieldError, InvalidInput, NotFound
 from services.gateway.domain.model import Invoice, Node, credit_amount_error, new_grant_id, period_error
 from shared.clock import Clock
 from shared.events.gateway import CreditGranted, InvoiceFinalizeRequested, InvoiceVoidRequested
@@ -42,12 +42,12 @@ class Billing:
     ) -> list[Invoice]:
         scoped = scope_tenant(principal, tenant_id)
         if period is not None and (error := period_error("period", period)):
-            raise InvalidInput([error])
-        async with self._store.transaction() as uow:
+            raise InvalidInput([FieldError(error.field, error.message, "query")])
+        async with self._store.reading() as uow:
             return await uow.invoices.list(scoped, period)
 
     async def get_invoice(self, principal: Principal, invoice_id: str) -> Invoice:
-        async with self._store.transaction() as uow:
+        async with self._store.reading() as uow:
             invoice = await uow.invoices.get(invoice_id)
         if invoice is None:
             raise NotFound("invoice", invoice_id)
@@ -72,12 +72,12 @@ class Billing:
     async def grant_credit(self, principal: Principal, command: GrantCredit) -> CreditGranted:
         """Operator only: prepaid credit the tenant's invoices draw down."""
         require_operator(principal)
+        if error := credit_amount_error("amount", command.amount):
+            raise InvalidInput([error])
         async with self._store.transaction() as uow:
             tenant = await uow.tenants.get(command.tenant_id)
             if tenant is None:
                 raise NotFound("tenant", command.tenant_id)
-            if error := credit_amount_error("amount", command.amount):
-                raise InvalidInput([error])
             event = CreditGranted(
                 occurred_at=self._clock.now(),
                 tenant_id=tenant.tenant_id,
@@ -118,5 +118,5 @@ class Fleet:
 
     async def list_nodes(self, principal: Principal) -> list[Node]:
         require_operator(principal)
-        async with self._store.transaction() as uow:
+        async with self._store.reading() as uow:
             return await uow.nodes.list()

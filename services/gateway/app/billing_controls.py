@@ -123,7 +123,7 @@ class BillingControls:
         self, principal: Principal, tenant_id: str | None, project_id: str | None
     ) -> dict[str, Any]:
         """One budget of a project or tenant, with its current period (NotFound until metering holds it)."""
-        async with self._store.transaction() as uow:
+        async with self._store.reading() as uow:
             tenant_id, scope_id = await _scope(uow, principal, tenant_id, project_id)
         listing = await self.budgets(principal, tenant_id, None)
         budget_id = budget_id_for(scope_id)

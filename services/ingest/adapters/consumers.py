@@ -24,7 +24,7 @@ from shared.events.agent import UsageSampled
 from shared.events.gateway import ProjectCreated, TenantCreated
 from shared.events.scheduler import AllocationBound, AllocationReleased
 from shared.messaging.batch_consumer import BatchConsumerSpec
-from shared.messaging.consumer import ConsumerSpec, record_dead_letter
+from shared.messaging.consumer import ConsumerSpec
 from shared.messaging.streams import AGENT, GATEWAY, SCHEDULER
 
 USAGE_DURABLE = "ingest-usage"
@@ -36,11 +36,12 @@ def sample_consumer(
     record_samples: RecordSamples, js: JetStreamContext, max_deliveries: int, batch_size: int
 ) -> BatchConsumerSpec:
     async def on_samples(tx: Tx, samples: list[UsageSampled]) -> None:
-        outcome = await record_samples(PublishingIngestStore(tx, js), samples)
+        store = PublishingIngestStore(tx, js)
+        outcome = await record_samples(store, samples)
         for sample, reason in outcome.rejected:
             body = sample.model_dump_json().encode()
-            await record_dead_letter(
-                tx, USAGE_DURABLE, sample.subject(), body, sample.headers(), f"rejected: {reason}"
+            await store.dead_letter(
+                USAGE_DURABLE, sample.subject(), body, sample.headers(), f"rejected: {reason}"
             )
 
     return BatchConsumerSpec(

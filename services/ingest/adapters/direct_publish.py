@@ -4,9 +4,9 @@ transaction.
 The outbox hop (a row per record written, read back, published, deleted) cost ingest more than the
 records themselves. Here the records are published, all acks awaited, before the batch commits: a
 crash between publish and commit redelivers the samples, and their records go out again under the same
-event ids (domain/records.py derives them from the sample's natural key), which JetStream drops within
-its duplicate window and metering drops after it (its raw usage table's key). Were the records published after
-commit instead, a crash in between would lose them: the claimed sample keys would turn the redelivery
+event ids (domain/records.py derives them from the sample's natural key), which metering keeps once (its
+raw usage table's unique event id; JetStream drops a batch only when it is resent whole). Were the records
+published after commit instead, a crash in between would lose them: the claimed sample keys would turn the redelivery
 into nothing.
 """
 

@@ -50,7 +50,8 @@ class IngestStore(Protocol):
         ...
 
     async def emit_all(self, records: Sequence[UsageRecorded]) -> None:
-        """emit, for many records at once."""
+        """Many records at once. The sample consumer's store publishes them before commit, many to a
+        message (adapters/direct_publish.py), so their ids must be deterministic (records.py)."""
         ...
 
     async def dead_letter(

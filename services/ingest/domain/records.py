@@ -5,8 +5,8 @@ under the pseudo tenant "_fleet" and project "_idle", so that idle energy is met
 
 A sample's record has an event id derived from the sample's natural key (node, GPU, instant): ingest
 publishes it before its transaction commits, so a redelivery after a crash republishes the same id, which
-JetStream (Nats-Msg-Id) and metering (its raw usage table's key) both drop, whichever sample copy it came
-from. Sample records travel many to a message (UsageBatchRecorded, record_batches).
+metering (its raw usage table's unique event id) drops, whichever sample copy it came from. Sample records
+travel many to a message (UsageBatchRecorded, record_batches); JetStream drops a batch resent whole.
 """
 
 from __future__ import annotations

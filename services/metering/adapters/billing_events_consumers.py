@@ -9,17 +9,16 @@ its reason, NotYetKnown and anything else retried.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import asyncpg
 
 from services.metering.adapters.budget_store import PgBudgetStore
+from services.metering.adapters.rejecting import rejecting
 from services.metering.adapters.webhook_store import PgWebhookStore
 from services.metering.app.billing_events import PricedQuantity, usage_rated
 from services.metering.app.budget_use_cases import record_budget, track_invoice
 from services.metering.app.ports import MeteringStore
 from services.metering.app.webhook_use_cases import enqueue_billing_event, record_endpoint, remove_endpoint
-from services.metering.domain.errors import RejectedInput
 from services.metering.domain.meters import MeterName
 from shared.clock import Clock
 from shared.db.pool import Tx
@@ -27,7 +26,7 @@ from shared.events.base import Event
 from shared.events.gateway import BudgetSet, WebhookEndpointRemoved, WebhookEndpointSet
 from shared.events.metering import BILLING_EVENTS, InvoiceFinalized, InvoiceUpdated
 from shared.events.scheduler import AllocationReleased
-from shared.messaging.consumer import ConsumerSpec, Handler, PermanentError
+from shared.messaging.consumer import ConsumerSpec, Handler
 from shared.messaging.streams import METERING
 
 BUDGETS_DURABLE = "metering-budgets"
@@ -40,35 +39,20 @@ WHERE r.source_event_id = $1 AND c.unit_price IS NOT NULL
 ORDER BY c.meter
 """
 
-# A use case run with the transaction and the event.
-TxHandler = Callable[[Tx, Any], Awaitable[Any]]
-
-
-def _rejecting(handle: TxHandler) -> Handler:
-    async def run(tx: Tx, event: Any) -> None:
-        try:
-            await handle(tx, event)
-        except RejectedInput as error:
-            raise PermanentError(str(error)) from error
-
-    return run
-
 
 def billing_control_routes(clock: Clock) -> dict[type[Event], Handler]:
     """Routes for the durable that reads the gateway's tenants and price books: in stream order, so a
     budget is always seen after its tenant."""
     return {
-        BudgetSet: _rejecting(
-            lambda tx, event: record_budget(PgBudgetStore(tx.conn), tx, event, clock.now())
-        ),
-        WebhookEndpointSet: _rejecting(lambda tx, event: record_endpoint(PgWebhookStore(tx.conn), event)),
-        WebhookEndpointRemoved: _rejecting(lambda tx, event: remove_endpoint(PgWebhookStore(tx.conn), event)),
+        BudgetSet: rejecting(lambda tx, event: record_budget(PgBudgetStore(tx.conn), tx, event, clock.now())),
+        WebhookEndpointSet: rejecting(lambda tx, event: record_endpoint(PgWebhookStore(tx.conn), event)),
+        WebhookEndpointRemoved: rejecting(lambda tx, event: remove_endpoint(PgWebhookStore(tx.conn), event)),
     }
 
 
 def billing_event_consumers(clock: Clock, max_deliveries: int) -> list[ConsumerSpec]:
-    track = _rejecting(lambda tx, snapshot: track_invoice(PgBudgetStore(tx.conn), tx, snapshot, clock.now()))
-    enqueue = _rejecting(lambda tx, event: enqueue_billing_event(PgWebhookStore(tx.conn), event, clock.now()))
+    track = rejecting(lambda tx, snapshot: track_invoice(PgBudgetStore(tx.conn), tx, snapshot, clock.now()))
+    enqueue = rejecting(lambda tx, event: enqueue_billing_event(PgWebhookStore(tx.conn), event, clock.now()))
     return [
         # Invoice snapshots, in order, on one durable: spend only grows between two of them.
         ConsumerSpec(

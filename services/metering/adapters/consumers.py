@@ -11,11 +11,11 @@ from typing import Any
 
 from services.metering.adapters.billing_events_consumers import announcing_usage_rated, billing_control_routes
 from services.metering.adapters.postgres_store import PostgresMeteringStore
+from services.metering.adapters.rejecting import rejecting
 from services.metering.adapters.usage_store import PostgresUsageLedger
 from services.metering.app import invoicing, use_cases
 from services.metering.app.ports import MeteringStore
 from services.metering.app.usage import record_allocation, record_usage
-from services.metering.domain.errors import RejectedInput
 from services.metering.domain.usage_checks import UsageLimits
 from shared.clock import Clock
 from shared.db.pool import Tx
@@ -29,7 +29,7 @@ from shared.events.gateway import (
 from shared.events.ingest import UsageBatchRecorded, UsageRecorded
 from shared.events.scheduler import AllocationReleased
 from shared.messaging.batch_consumer import BatchConsumerSpec
-from shared.messaging.consumer import ConsumerSpec, Handler, PermanentError
+from shared.messaging.consumer import ConsumerSpec, Handler
 from shared.messaging.streams import GATEWAY, INGEST, SCHEDULER
 
 # A use case run with the transaction's store and outbox.
@@ -37,13 +37,7 @@ TxUseCase = Callable[[MeteringStore, Tx, Any], Awaitable[None]]
 
 
 def _handler(use_case: TxUseCase) -> Handler:
-    async def handle(tx: Tx, event: Any) -> None:
-        try:
-            await use_case(PostgresMeteringStore(tx.conn), tx, event)
-        except RejectedInput as error:
-            raise PermanentError(str(error)) from error
-
-    return handle
+    return rejecting(lambda tx, event: use_case(PostgresMeteringStore(tx.conn), tx, event))
 
 
 USAGE_DURABLE = "metering-usage"
@@ -116,12 +110,11 @@ def usage_consumers(
 ) -> list[BatchConsumerSpec]:
     """`copies` pull loops on the one durable: while one batch commits, the next is being read."""
 
+    @rejecting
     async def handle(tx: Tx, events: list[UsageRecorded | UsageBatchRecorded]) -> None:
-        records = carried_records(events)
-        try:
-            await record_usage(PostgresUsageLedger(tx, USAGE_DURABLE), records, clock.now(), limits)
-        except RejectedInput as error:
-            raise PermanentError(str(error)) from error
+        await record_usage(
+            PostgresUsageLedger(tx, USAGE_DURABLE), carried_records(events), clock.now(), limits
+        )
 
     spec = BatchConsumerSpec(
         durable=USAGE_DURABLE,

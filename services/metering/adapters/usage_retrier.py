@@ -19,16 +19,20 @@ from shared.db.pool import Database
 
 log = logging.getLogger(__name__)
 
-BATCH = 2000
-
 
 async def retry_waiting_usage_forever(
-    db: Database, clock: Clock, consumer: str, limits: UsageLimits, max_wait_s: float, interval_s: float
+    db: Database,
+    clock: Clock,
+    consumer: str,
+    limits: UsageLimits,
+    max_wait_s: float,
+    interval_s: float,
+    batch: int,
 ) -> None:
     while True:
         await asyncio.sleep(interval_s)
         try:
-            await retry_round(db, clock, consumer, limits, max_wait_s)
+            await retry_round(db, clock, consumer, limits, max_wait_s, batch)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -36,16 +40,16 @@ async def retry_waiting_usage_forever(
 
 
 async def retry_round(
-    db: Database, clock: Clock, consumer: str, limits: UsageLimits, max_wait_s: float
+    db: Database, clock: Clock, consumer: str, limits: UsageLimits, max_wait_s: float, batch: int
 ) -> int:
     """One round; the number of records billed or dead-lettered."""
     done = 0
     while True:
         async with db.transaction() as tx:
             outcome = await retry_waiting_usage(
-                PostgresUsageLedger(tx, consumer), clock.now(), limits, max_wait_s, BATCH
+                PostgresUsageLedger(tx, consumer), clock.now(), limits, max_wait_s, batch
             )
         settled = outcome.retried - len(outcome.billed.waiting) + outcome.expired
         done += settled
-        if outcome.retried + outcome.expired < BATCH or settled == 0:
+        if outcome.retried + outcome.expired < batch or settled == 0:
             return done

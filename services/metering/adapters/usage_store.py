@@ -35,8 +35,9 @@ LOCK_TENANTS_SQL = (
     "ORDER BY tenant_id FOR KEY SHARE"
 )
 
-# Per connection, created on first use; each batch empties them as it moves their rows on (and ON COMMIT
-# DELETE ROWS would, were a batch to fail half-way).
+# Temporary tables live as long as the pooled connection; IF NOT EXISTS costs one round trip per batch.
+# Each batch empties them as it moves their rows on (and ON COMMIT DELETE ROWS would, were a batch to
+# fail half-way).
 STAGING_SQL = """
 CREATE TEMP TABLE IF NOT EXISTS usage_stage (
     tenant_id text, source text, source_event_id text, event_id uuid, project_id text, window_start bigint,
@@ -337,6 +338,9 @@ class PostgresUsageLedger:
         if not self._staged:
             await self._conn.execute(STAGING_SQL)
             self._staged = True
+
+    async def emit(self, event: Event) -> None:
+        await self._tx.emit(event)
 
     async def reject(self, event: Event, reason: str) -> None:
         await record_dead_letter(

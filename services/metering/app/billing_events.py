@@ -75,8 +75,8 @@ async def announce_usage_batch(
     batch_id: str,
     now: datetime,
 ) -> int:
-    """For the usage pipeline: one UsageRated per (tenant, period) of a rated batch's charges (the
-    charges are already summed per price); returns how many were emitted."""
+    """For the usage pipeline: one UsageRated per (tenant, period) of a rated batch's charges (one
+    charge per project, meter, usage period and price-book version); returns how many were emitted."""
     grouped: dict[tuple[str, str], list[PricedQuantity]] = {}
     for charge in charges:
         grouped.setdefault((charge.tenant_id, charge.period), []).append(

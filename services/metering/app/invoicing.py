@@ -7,7 +7,9 @@ Each takes a MeteringStore bound to the consumer's (or publisher's) transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import TypeVar
 
 from services.metering.app.ports import CreditGrant, EventOutbox, MeteringStore, TenantAccount
@@ -35,20 +37,43 @@ SnapshotT = TypeVar("SnapshotT", InvoiceUpdated, InvoiceFinalized, InvoiceVoided
 _NO_PRICES = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-async def price_open_invoice(store: MeteringStore, tenant: TenantAccount, period: str) -> BillingInvoice:
-    """The period's open invoice (its current revision) priced now from the ledger, as a draft."""
-    books = await store.price_books(tenant.tenant_id)
-    # A tenant without a price book has nothing billed: its invoice is priced empty.
-    versions = PriceBookVersions(
-        tenant.tenant_id, books or [PriceBook(tenant.tenant_id, tenant.currency, _NO_PRICES)]
+@dataclass(frozen=True)
+class _TenantPrices:
+    """What pricing any of a tenant's invoices needs, read once per tenant."""
+
+    versions: PriceBookVersions
+    has_books: bool
+    credit: Decimal
+
+    @classmethod
+    async def of(cls, store: MeteringStore, tenant: TenantAccount) -> _TenantPrices:
+        books = await store.price_books(tenant.tenant_id)
+        # A tenant without a price book has nothing billed: its invoices are priced empty.
+        versions = PriceBookVersions(
+            tenant.tenant_id, books or [PriceBook(tenant.tenant_id, tenant.currency, _NO_PRICES)]
+        )
+        return cls(versions, bool(books), await store.credit_balance(tenant.tenant_id))
+
+
+async def price_open_invoice(
+    store: MeteringStore,
+    tenant: TenantAccount,
+    period: str,
+    prices: _TenantPrices | None = None,
+    current: BillingInvoice | None = None,
+) -> BillingInvoice:
+    """The period's open invoice (its current revision, `current` if already read) priced now from the
+    ledger, as a draft."""
+    prices = prices or await _TenantPrices.of(store, tenant)
+    current = current or await store.open_invoice(tenant.tenant_id, period)
+    entries = (
+        await store.ledger_entries(tenant.tenant_id, period, prices.versions) if prices.has_books else []
     )
-    current = await store.open_invoice(tenant.tenant_id, period)
-    entries = await store.ledger_entries(tenant.tenant_id, period, versions) if books else []
     return price_invoice(
-        BillingLedger.from_entries(versions, entries),
+        BillingLedger.from_entries(prices.versions, entries),
         period,
         tenant.currency,
-        opening_credit=await store.credit_balance(tenant.tenant_id),
+        opening_credit=prices.credit,
         revision=current.revision if current else 1,
         replaces=current.replaces if current else None,
     )
@@ -79,10 +104,13 @@ async def publish_due_invoices(
     per interval; returns how many tenants were claimed (== limit: there may be more)."""
     tenants = await store.claim_due_tenants(now - interval, limit)
     for tenant in tenants:
+        prices: _TenantPrices | None = None
         for period in await store.take_dirty_periods(tenant.tenant_id):
-            if await store.invoice_status(tenant.tenant_id, period) is InvoiceStatus.FINALIZED:
+            current = await store.open_invoice(tenant.tenant_id, period)
+            if current is not None and current.status is InvoiceStatus.FINALIZED:
                 continue
-            invoice = await price_open_invoice(store, tenant, period)
+            prices = prices or await _TenantPrices.of(store, tenant)
+            invoice = await price_open_invoice(store, tenant, period, prices, current)
             await store.save_invoice(invoice, now)
             await outbox.emit(invoice_event(InvoiceUpdated, invoice, now))
         await store.mark_published(tenant.tenant_id, now)

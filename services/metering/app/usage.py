@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
+from services.metering.app.billing_events import announce_usage_batch
 from services.metering.app.ports import MeteringStore
 from services.metering.app.usage_ports import UsageLedger
 from services.metering.app.use_cases import allocation_interval, rate_released_allocation
@@ -77,6 +78,12 @@ async def record_usage(
     charges = rater.charges(fresh)
     await ledger.add_usage_charges(charges)
     await ledger.mark_dirty({(charge.tenant_id, charge.period) for charge in charges})
+    # For external billing systems: UsageRated per tenant and period; the batch is named by its first record.
+    if charges:
+        currencies = {
+            tenant_id: billing[tenant_id].currency for tenant_id in invoiced if tenant_id in billing
+        }
+        await announce_usage_batch(ledger, charges, currencies, str(fresh[0].event_id), now)
     return UsageBatchResult(
         recorded=len(fresh),
         duplicates=len(accepted) - len(fresh),

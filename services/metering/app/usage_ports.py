@@ -71,6 +71,10 @@ class UsageLedger(Protocol):
         """These records no longer wait (billed, refused or dead-lettered in this transaction)."""
         ...
 
+    async def emit(self, event: Event) -> None:
+        """Announce an event (a billing event): published only if the transaction commits."""
+        ...
+
     async def reject(self, event: Event, reason: str) -> None:
         """Dead-letter one event with the reason, in this transaction; the rest of the batch goes on."""
         ...

@@ -1,7 +1,7 @@
-"""The live service's invoice (invoice.py) as the billing engine's BillingInvoice (billing.py), so that
-the exports written for the latter (focus_export.py, invoice_export.py) serve the former unchanged.
+"""The per-unit invoice of invoice.py (no longer built by the live service, which prices with
+billing_engine) as a BillingInvoice: stores still accept one, and tests set up invoices that way.
 
-The live invoice has usage lines only, no commitments and no prepaid credit: each line is a "usage" line
+Such an invoice has usage lines only, no commitments and no prepaid credit: each line is a "usage" line
 whose list amount is its amount, the subtotal is the total and no credit is applied.
 """
 

@@ -23,11 +23,11 @@ RETURNING true
 """
 
 # Jobs holding GPUs, not told to stop yet, of a scope whose budget says stop in this period (the
-# project's budget named first when both are exhausted).
+# project's budget named first when both are exhausted). Always within the budget's own tenant.
 BUDGET_STOPS_SQL = """
 SELECT DISTINCT ON (j.job_id) j.job_id, b.scope_id, b.scope_id = j.project_id AS of_project
 FROM budget_exhaustions b
-JOIN jobs j ON j.project_id = b.scope_id OR j.tenant_id = b.scope_id
+JOIN jobs j ON j.tenant_id = b.tenant_id AND (j.project_id = b.scope_id OR j.tenant_id = b.scope_id)
 WHERE b.period = $1 AND b.on_exhaustion = 'stop' AND j.ending_state IS NULL
   AND EXISTS (SELECT 1 FROM allocations a
               WHERE a.job_id = j.job_id AND a.released_at IS NULL AND a.stop_requested_at IS NULL)

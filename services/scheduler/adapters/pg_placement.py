@@ -198,7 +198,9 @@ def _workload_env(job_id: str, spec: JobSpec, alloc_id: str, replica: int) -> di
         "AIFACTORY_REPLICA": str(replica),
         "AIFACTORY_REPLICAS": str(spec.replicas),
         # Its share of the GPU it time-slices with others (say, to cap its memory to that fraction).
-        **({"AIFACTORY_GPU_SHARE": str(spec.gpu_fraction)} if spec.gpu_milli < WHOLE_GPU else {}),
+        **(
+            {"AIFACTORY_GPU_SHARE": str(milli_to_share(spec.gpu_milli))} if spec.gpu_milli < WHOLE_GPU else {}
+        ),
     }
 
 

@@ -71,6 +71,16 @@ def test_the_workload_gets_its_gpus_ids_and_env_and_its_output_lands_in_the_job_
     assert Path(record.exit_file).read_text().strip() == "0"
 
 
+def test_the_workload_starts_with_every_signal_at_its_default(runtime: ProcessRuntime) -> None:
+    # Ctrl-C style interrupts must reach it: a workload that ignores SIGINT gets no KeyboardInterrupt.
+    code = "print('ignored', open('/proc/self/status').read().split('SigIgn:')[1].split()[0])"
+    record = launch(runtime, make_record(runtime, [sys.executable, "-c", code]))
+
+    assert wait_exit(runtime, record) == 0
+    ignored = int(Path(record.log_file).read_text().split("ignored")[1].split()[0], 16)
+    assert ignored & (1 << (signal.SIGINT - 1) | 1 << (signal.SIGQUIT - 1)) == 0
+
+
 def test_exit_codes_follow_the_shell(runtime: ProcessRuntime) -> None:
     failing = launch(runtime, make_record(runtime, [sys.executable, "-c", "raise SystemExit(42)"], "a1"))
     killed = launch(

@@ -301,6 +301,13 @@ async def test_a_price_book_with_wrong_plans_is_refused_saying_what_is_wrong(gat
         "kind" in field
         for field in field_errors(await gateway.http.put(path, json=unknown_kind, headers=OPERATOR))
     )
+    no_offset = {"effective_from": "2099-01-01T00:00:00"}  # which instant? it cannot say
+    assert any(
+        "effective_from" in field and "timezone" in message
+        for field, message in field_errors(
+            await gateway.http.put(path, json=no_offset, headers=OPERATOR)
+        ).items()
+    )
     fixed = {"plans": [{"meter": "requests", "kind": "package", "block_size": "100", "block_price": "5"}]}
     accepted = await gateway.http.put(path, json=fixed, headers=OPERATOR)
     assert accepted.status_code == 200 and accepted.json()["plans"][0]["block_size"] == "100", accepted.text

@@ -20,6 +20,7 @@ from services.metering.domain.usage_windows import Grain
 from services.metering.main import MIGRATIONS, SCHEMA
 from shared.db.migrations import migrate
 from shared.db.pool import Database, Tx, create_pool
+from shared.events.metering import UsageRated
 from tests.unit.metering.usage.ledger_contract import UsageLedgerContract
 
 
@@ -34,7 +35,7 @@ class PostgresLedgerHarness:
     async def add_tenant(self, tenant: TenantBilling) -> None:
         await self.store.add_tenant(tenant.tenant_id, tenant.tenant_id, tenant.currency)
         for index, book in enumerate(tenant.books):
-            await self.store.add_price_book(_uuid(index), book)
+            await self.store.add_price_book(_uuid(tenant.tenant_id, index), book)
         for period in tenant.finalized:
             invoice = build_invoice(tenant.tenant_id, period, tenant.currency, [], InvoiceStatus.FINALIZED)
             await self.store.save_invoice(invoice, datetime(2026, 1, 1, tzinfo=UTC))
@@ -56,6 +57,12 @@ class PostgresLedgerHarness:
             for r in rows
         }  # fmt: skip
 
+    async def usage_rated(self) -> list[UsageRated]:
+        rows = await self._conn.fetch(
+            "SELECT payload FROM outbox WHERE subject = $1 ORDER BY id", UsageRated.SUBJECT
+        )
+        return [UsageRated.model_validate_json(row["payload"]) for row in rows]
+
     async def dirty(self) -> set[tuple[str, str]]:
         return {(r["tenant_id"], r["period"]) for r in await self._conn.fetch("SELECT * FROM dirty_invoices")}
 
@@ -74,10 +81,11 @@ class PostgresLedgerHarness:
         return [(r["allocation_id"], r["period"]) for r in rows]
 
 
-def _uuid(index: int) -> Any:
-    from uuid import UUID
+def _uuid(tenant_id: str, index: int) -> Any:
+    """The same id for the same tenant's same book (adding it again is a no-op), another for others."""
+    from uuid import NAMESPACE_URL, uuid5
 
-    return UUID(int=index + 1)
+    return uuid5(NAMESPACE_URL, f"{tenant_id}/{index}")
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 from services.gateway.domain.auth import Role
 from services.gateway.domain.model import Invoice, Job, Node, Project
@@ -56,7 +56,9 @@ class SetPriceBookRequest(RequestBody):
     commitments: list[CommitmentSpec] = Field(
         default_factory=list, description="committed-use discounts: a monthly spend or quantity"
     )
-    effective_from: datetime | None = Field(default=None, description="when this version takes effect; now")
+    effective_from: AwareDatetime | None = Field(
+        default=None, description="when this version takes effect, with its UTC offset; default now"
+    )
 
 
 class GrantCreditRequest(RequestBody):

@@ -23,6 +23,7 @@ from services.metering.domain.usage_billing import TenantBilling, UsageCharge
 from services.metering.domain.usage_windows import GRAINS, Aggregate, CellKey, Cells, Grain, coarsen
 from shared.events.base import Event
 from shared.events.ingest import UsageRecorded
+from shared.events.metering import UsageRated
 from shared.events.scheduler import AllocationReleased
 from tests.unit.metering.fake_store import FakeMeteringStore
 
@@ -41,6 +42,7 @@ class FakeUsageLedger:
     charges: dict[ChargeKey, ChargeValue] = field(default_factory=dict)
     dirty: set[tuple[str, str]] = field(default_factory=set)
     dead_letters: list[str] = field(default_factory=list)
+    emitted: list[Event] = field(default_factory=list)
     waiting_usage: dict[UUID, WaitingUsage] = field(default_factory=dict)
 
     async def billing_of(self, tenant_ids: Collection[str]) -> dict[str, TenantBilling]:
@@ -78,6 +80,9 @@ class FakeUsageLedger:
 
     async def mark_dirty(self, invoices: Collection[tuple[str, str]]) -> None:
         self.dirty |= set(invoices)
+
+    async def emit(self, event: Event) -> None:
+        self.emitted.append(event)
 
     async def reject(self, event: Event, reason: str) -> None:
         self.dead_letters.append(f"rejected: {reason}")
@@ -131,6 +136,9 @@ class FakeLedgerHarness:
 
     async def dead_letters(self) -> list[str]:
         return list(self.ledger.dead_letters)
+
+    async def usage_rated(self) -> list[UsageRated]:
+        return [event for event in self.ledger.emitted if isinstance(event, UsageRated)]
 
     async def raw_usage(self) -> list[tuple[str, str]]:
         """(source_event_id, period billed) of each raw record kept."""

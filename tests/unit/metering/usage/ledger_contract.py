@@ -81,6 +81,25 @@ class UsageLedgerContract:
         }
         assert await harness.dirty() == {("acme", MARCH)}
 
+    async def test_rated_usage_is_announced_per_tenant_and_period_for_billing_systems(
+        self, harness: Any
+    ) -> None:
+        await harness.add_tenant(billing())
+        await harness.add_tenant(billing("beta"))
+        records = [sample(T0, energy_j="3600000"), inference(T0, requests=3), inference(T0, tenant_id="beta")]
+
+        await record_usage(harness.ledger, [*records, sample(T0, tenant_id="_fleet")], NOW, LIMITS)
+
+        announced = sorted(await harness.usage_rated(), key=lambda e: e.tenant_id)
+        assert [(e.tenant_id, e.source_kind, e.period, e.currency) for e in announced] == [
+            ("acme", "usage_batch", MARCH, "USD"),
+            ("beta", "usage_batch", MARCH, "USD"),
+        ]
+        assert sorted((c.meter, c.quantity, c.amount) for c in announced[0].charges) == [
+            ("energy_kwh", Decimal(1), Decimal("0.20")),
+            ("requests", Decimal(3), Decimal("0.03")),
+        ]
+
     async def test_refused_records_are_dead_lettered_and_the_rest_recorded(self, harness: Any) -> None:
         await harness.add_tenant(billing())
         future, old, good = sample(NOW + timedelta(hours=1)), sample(NOW - timedelta(days=40)), sample(T0)
