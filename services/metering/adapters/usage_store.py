@@ -339,8 +339,8 @@ class PostgresUsageLedger:
             await self._conn.execute(STAGING_SQL)
             self._staged = True
 
-    async def emit(self, event: Event) -> None:
-        await self._tx.emit(event)
+    async def emit_all(self, events: Sequence[Event]) -> None:
+        await self._tx.emit_all(list(events))
 
     async def reject(self, event: Event, reason: str) -> None:
         await record_dead_letter(

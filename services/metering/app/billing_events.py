@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from services.metering.app.ports import EventOutbox
 from services.metering.domain import budget_tracking as tracking
 from services.metering.domain.meters import METERS, MeterName
 from services.metering.domain.money import EXACT, QUANTITY
@@ -68,27 +67,21 @@ def usage_rated(
     )
 
 
-async def announce_usage_batch(
-    outbox: EventOutbox,
-    charges: Sequence[UsageCharge],
-    currencies: Mapping[str, str],
-    batch_id: str,
-    now: datetime,
-) -> int:
+def usage_batch_events(
+    charges: Sequence[UsageCharge], currencies: Mapping[str, str], batch_id: str, now: datetime
+) -> list[events.UsageRated]:
     """For the usage pipeline: one UsageRated per (tenant, period) of a rated batch's charges (one
-    charge per project, meter, usage period and price-book version); returns how many were emitted."""
+    charge per project, meter, usage period and price-book version), to emit together."""
     grouped: dict[tuple[str, str], list[PricedQuantity]] = {}
     for charge in charges:
         grouped.setdefault((charge.tenant_id, charge.period), []).append(
             PricedQuantity(charge.project_id, charge.meter, None, charge.base_quantity, charge.unit_price)
         )
-    emitted = 0
-    for (tenant_id, period), priced in sorted(grouped.items()):
-        event = usage_rated(tenant_id, "usage_batch", batch_id, period, currencies[tenant_id], priced, now)
-        if event is not None:
-            await outbox.emit(event)
-            emitted += 1
-    return emitted
+    rated = (
+        usage_rated(tenant_id, "usage_batch", batch_id, period, currencies[tenant_id], priced, now)
+        for (tenant_id, period), priced in sorted(grouped.items())
+    )
+    return [event for event in rated if event is not None]
 
 
 def budget_event(

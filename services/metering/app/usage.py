@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from services.metering.app.billing_events import announce_usage_batch
+from services.metering.app.billing_events import usage_batch_events
 from services.metering.app.ports import MeteringStore
 from services.metering.app.usage_ports import UsageLedger
 from services.metering.app.use_cases import allocation_interval, rate_released_allocation
@@ -83,7 +83,7 @@ async def record_usage(
         currencies = {
             tenant_id: billing[tenant_id].currency for tenant_id in invoiced if tenant_id in billing
         }
-        await announce_usage_batch(ledger, charges, currencies, str(fresh[0].event_id), now)
+        await ledger.emit_all(usage_batch_events(charges, currencies, str(fresh[0].event_id), now))
     return UsageBatchResult(
         recorded=len(fresh),
         duplicates=len(accepted) - len(fresh),

@@ -71,8 +71,8 @@ class UsageLedger(Protocol):
         """These records no longer wait (billed, refused or dead-lettered in this transaction)."""
         ...
 
-    async def emit(self, event: Event) -> None:
-        """Announce an event (a billing event): published only if the transaction commits."""
+    async def emit_all(self, events: Sequence[Event]) -> None:
+        """Announce events (billing events), in one go: published only if the transaction commits."""
         ...
 
     async def reject(self, event: Event, reason: str) -> None:

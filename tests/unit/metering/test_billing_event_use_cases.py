@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from services.metering.app.billing_events import announce_usage_batch
+from services.metering.app.billing_events import usage_batch_events
 from services.metering.app.budget_ports import InvoiceReading
 from services.metering.app.budget_use_cases import budget_statuses, record_budget, track_invoice
 from services.metering.app.webhook_ports import AttemptResult, DeliveryRecord, DueDelivery, WebhookEndpoint
@@ -319,15 +319,14 @@ async def test_a_rated_usage_batch_is_announced_once_per_tenant_and_period() -> 
     def charge(tenant_id: str, period: str, meter: MeterName, base: str, price: str) -> UsageCharge:
         return UsageCharge(tenant_id, period, period, NOW, "prj_a", meter, Decimal(price), Decimal(base), NOW)
 
-    outbox = Outbox()
     charges = [
         charge("tnt_a", "2026-01", MeterName.TOKENS_1K, "1500", "0.02"),
         charge("tnt_a", "2026-01", MeterName.ENERGY_KWH, "1800000", "0.30"),  # 0.5 kWh
         charge("tnt_b", "2026-01", MeterName.REQUESTS, "3", "0.001"),
     ]
-    emitted = await announce_usage_batch(outbox, charges, {"tnt_a": "EUR", "tnt_b": "USD"}, "batch-1", NOW)
-    assert emitted == 2
-    first, second = outbox.events
+    emitted = usage_batch_events(charges, {"tnt_a": "EUR", "tnt_b": "USD"}, "batch-1", NOW)
+    assert len(emitted) == 2
+    first, second = emitted
     assert isinstance(first, UsageRated) and isinstance(second, UsageRated)
     assert (first.tenant_id, first.currency, first.source_kind, first.source_id) == (
         "tnt_a",

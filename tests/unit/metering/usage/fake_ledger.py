@@ -81,8 +81,8 @@ class FakeUsageLedger:
     async def mark_dirty(self, invoices: Collection[tuple[str, str]]) -> None:
         self.dirty |= set(invoices)
 
-    async def emit(self, event: Event) -> None:
-        self.emitted.append(event)
+    async def emit_all(self, events: Sequence[Event]) -> None:
+        self.emitted.extend(events)
 
     async def reject(self, event: Event, reason: str) -> None:
         self.dead_letters.append(f"rejected: {reason}")
