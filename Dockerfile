@@ -3,6 +3,7 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY shared ./shared
+COPY pricing ./pricing
 COPY services ./services
 RUN pip install --no-cache-dir .
 ENV PYTHONUNBUFFERED=1

@@ -26,9 +26,9 @@ from pathlib import Path
 import nats
 from light_http import HttpError, LightHttpClient
 
-from services.cli.client import GatewayClient
-from services.cli.launcher import Factory, FactoryConfig, pick_ports
+from shared.client.gateway import GatewayClient
 from shared.events.scheduler import AllocationBound
+from shared.infra.launcher import Factory, FactoryConfig, pick_ports
 
 TARGETS = {"jobs_per_s": 200, "p99_ms_at_50_per_s": 250}
 REFERENCES = {

@@ -7,6 +7,7 @@ synthetic generator: fractional shares, 1/2/4/8-GPU jobs, 2x8 and 4x8 gangs, thr
   2. steady state: 5,000 jobs pending; every cycle 1% of the running jobs depart and new jobs arrive
      to keep 5,000 pending -> decide() time per cycle, p50 / p99.
 Snapshots are built outside the timed call (the figures are the engine's); their cost is printed too.
+decide() keeps what it reuses between cycles in one EngineCache, as the live scheduler keeps one per pool.
 The garbage collector is set as the simulator sets it (sim/heap.py; --default-gc to leave it as is).
 Prints a table, then one JSON line with the figures, the targets and the published references.
 
@@ -27,6 +28,7 @@ from dataclasses import replace
 from rich.console import Console
 from rich.table import Table
 
+from services.scheduler.domain.engine import EngineCache, PoolPolicy, decide
 from services.scheduler.domain.engine.model import (
     JobRequest,
     Place,
@@ -35,11 +37,11 @@ from services.scheduler.domain.engine.model import (
     Snapshot,
     Stop,
 )
-from services.scheduler.sim.cluster import SimCluster
-from services.scheduler.sim.engine_link import load_engine, make_policy
-from services.scheduler.sim.generator import TraceSpec, generate
-from services.scheduler.sim.heap import calm_collector
-from services.scheduler.sim.trace import default_queues, uniform_nodes
+from sim.cluster import SimCluster
+from sim.generator import TraceSpec, generate
+from sim.heap import calm_collector
+from sim.policies import make_policy
+from sim.trace import default_queues, uniform_nodes
 
 TARGETS = {"placements_per_s": 2000, "cycle_p99_ms_at_5000_pending": 100}
 REFERENCES = {
@@ -91,7 +93,7 @@ class Fleet:
             self.cluster.release(job_id, job.request, job.placements)
 
 
-def fill(fleet: Fleet, decide, policy, queues, rounds: int) -> dict:
+def fill(fleet: Fleet, cache: EngineCache, policy: PoolPolicy, queues, rounds: int) -> dict:
     """`rounds` times: empty the fleet, then call decide() until a call places nothing. The rate counts
     the calls that placed; the last call of a round (the fleet full, the queue still long) apart."""
     placing_s = placing_cpu_s = full_s = 0.0
@@ -101,7 +103,7 @@ def fill(fleet: Fleet, decide, policy, queues, rounds: int) -> dict:
         while fleet.pending:
             snapshot = fleet.snapshot(queues)
             started, started_cpu = time.perf_counter(), time.process_time()
-            decisions = decide(snapshot, policy)
+            decisions = decide(snapshot, policy, cache=cache)
             elapsed, elapsed_cpu = time.perf_counter() - started, time.process_time() - started_cpu
             cycles += 1
             made = fleet.apply(decisions)
@@ -126,7 +128,13 @@ def fill(fleet: Fleet, decide, policy, queues, rounds: int) -> dict:
 
 
 def steady(
-    fleet: Fleet, decide, policy, queues, reserve: list[JobRequest], pending: int, cycles: int
+    fleet: Fleet,
+    cache: EngineCache,
+    policy: PoolPolicy,
+    queues,
+    reserve: list[JobRequest],
+    pending: int,
+    cycles: int,
 ) -> dict:
     rng = random.Random(7)
     for job_id in list(fleet.pending)[pending:]:  # keep the oldest `pending`
@@ -141,7 +149,7 @@ def steady(
         started = time.perf_counter()
         snapshot = fleet.snapshot(queues)
         built, built_cpu = time.perf_counter(), time.process_time()
-        decisions = decide(snapshot, policy)
+        decisions = decide(snapshot, policy, cache=cache)
         done, done_cpu = time.perf_counter(), time.process_time()
         snapshot_ms.append((built - started) * 1000)
         cycle_ms.append((done - built) * 1000)
@@ -178,8 +186,8 @@ def main() -> None:
     parser.add_argument("--default-gc", action="store_true", help="leave the garbage collector as it is")
     args = parser.parse_args()
 
-    engine = load_engine()
-    policy = make_policy(engine, args.policy, args.placement)
+    policy = make_policy(args.policy, args.placement)
+    cache = EngineCache()
     fleet = Fleet(args.nodes, args.gpus_per_node)
     jobs = generate(TraceSpec(jobs=args.pending * 2, cluster_gpus=fleet.cluster.gpu_count), args.seed)
     queues = default_queues(jobs)
@@ -190,8 +198,8 @@ def main() -> None:
     # As in the simulator (and as a long-lived scheduler should): the jobs built so far are frozen
     # and the collector waits until cycles' garbage piles up, instead of pausing cycles.
     with nullcontext() if args.default_gc else calm_collector():
-        filled = fill(fleet, engine.decide, policy, queues, args.fill_rounds)
-        stable = steady(fleet, engine.decide, policy, queues, reserve, args.steady_pending, args.cycles)
+        filled = fill(fleet, cache, policy, queues, args.fill_rounds)
+        stable = steady(fleet, cache, policy, queues, reserve, args.steady_pending, args.cycles)
 
     table = Table(
         title=f"engine speed: {fleet.cluster.gpu_count:,} GPUs, {args.pending:,} pending "

@@ -23,14 +23,14 @@ from pathlib import Path
 
 from services.scheduler.domain.engine.model import JobRequest, Node
 from services.scheduler.domain.engine.placement import PLACEMENT_POLICIES
-from services.scheduler.domain.engine.placement.experiment import (
+from sim.placement_experiment import (
     DEFAULT_INFLATION,
     DEFAULT_SEEDS,
     PUBLISHED_COUNTERPART,
     PUBLISHED_RATIOS,
     run_placement_experiment,
 )
-from services.scheduler.domain.engine.traces import parse_alibaba_pods, parse_node_list
+from sim.traces import parse_alibaba_pods, parse_node_list
 
 POD_LIST = "openb_pod_list_default.csv"
 NODE_LIST = "openb_node_list_all_node.csv"

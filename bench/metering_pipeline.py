@@ -59,9 +59,8 @@ from pipeline_support import (
 from shared.events.agent import UsageSampled
 from shared.events.gateway import PriceBookSet, TenantCreated
 from shared.events.scheduler import AllocationBound
-from shared.infra.embedded import EmbeddedNats, EmbeddedPostgres
+from shared.infra.embedded import EmbeddedNats, EmbeddedPostgres, with_database
 from shared.messaging.streams import AGENT, INGEST, ensure_streams
-from shared.testing.infra import with_database
 
 TARGETS = {"events_per_s": 20_000, "ratio": 0.5}
 REFERENCES = {"lago_documented_events_per_s_on_postgres": 10_000}

@@ -41,18 +41,18 @@ import asyncpg
 import httpx
 import psutil
 
-from services.metering.adapters.http.api import create_http_app
-from services.metering.adapters.invoice_publisher import InvoicePublisher
-from services.metering.adapters.raw_billing import raw_billing_snapshot
-from services.metering.adapters.usage_queries import PostgresUsageReader
-from services.metering.app.invoice_rebuild import rebuild_invoice
-from services.metering.domain.usage_queries import usage_query
+from services.metering.invoicing.adapters.publisher import InvoicePublisher
+from services.metering.invoicing.adapters.rebuild_source import raw_billing_snapshot
+from services.metering.invoicing.app.rebuild import rebuild_invoice
 from services.metering.main import MIGRATIONS, SCHEMA
+from services.metering.platform.http import create_http_app
+from services.metering.usage.adapters.http import usage_router
+from services.metering.usage.adapters.reader import PostgresUsageReader
+from services.metering.usage.domain.queries import usage_query
 from shared.clock import ManualClock
 from shared.db.migrations import migrate
 from shared.db.pool import Database, create_pool
-from shared.infra.embedded import EmbeddedPostgres
-from shared.testing.infra import with_database
+from shared.infra.embedded import EmbeddedPostgres, with_database
 
 TARGETS = {"query_p99_ms": 50, "invoices_1000_tenants_s": 10}
 REFERENCES = {"issue_4_targets": "p99 < 50 ms with 10M usage events stored; 1,000 invoices < 10 s"}
@@ -181,7 +181,7 @@ async def time_queries(db: Database, tenants: int, count: int, seed: int) -> tup
 
 
 async def time_http(db: Database, tenants: int, count: int, seed: int) -> list[float]:
-    app = create_http_app(PostgresUsageReader(db))
+    app = create_http_app(usage_router(PostgresUsageReader(db)))
     rng = random.Random(seed)
     end: date = MONTH_START.date() + timedelta(days=31)
     timings = []

@@ -21,10 +21,9 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from services.scheduler.sim.engine_link import load_engine, make_policy, sim_config_for
-from services.scheduler.sim.generator import TraceSpec, generate
-from services.scheduler.sim.simulator import Simulation
-from services.scheduler.sim.trace import Workload, default_queues, uniform_nodes
+from sim.generator import TraceSpec, generate
+from sim.policies import engine_simulation, make_policy, sim_config_for
+from sim.trace import Workload, default_queues, uniform_nodes
 
 TARGETS = {"wall_s": 60.0, "peak_rss_mib": 1024.0}
 
@@ -47,8 +46,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
-    engine = load_engine()
-    policy = make_policy(engine, args.policy, args.placement)
+    policy = make_policy(args.policy, args.placement)
     nodes = uniform_nodes(args.nodes, args.gpus_per_node)
     started = time.perf_counter()
     jobs = generate(
@@ -56,13 +54,11 @@ def main() -> None:
     )
     generated = time.perf_counter()
     workload = Workload(jobs, nodes, default_queues(jobs))
-    sim = Simulation(
+    sim = engine_simulation(
         workload,
-        engine.decide,
         policy,
         sim_config_for(policy, interval_s=args.interval),
         timer=time.process_time,  # decide()'s CPU time, so the simulator's own share shows
-        cluster_factory=engine.cluster_factory,
     )
     cpu_started = time.process_time()
     summary = sim.run().summary

@@ -20,10 +20,12 @@ from nats.js import JetStreamContext
 from shared.clock import Clock, SystemClock
 from shared.db.migrations import migrate
 from shared.db.pool import Database, create_pool
-from shared.messaging.batch_consumer import BatchConsumer, BatchConsumerSpec
+from shared.messaging.batch_consumer import BatchConsumer
 from shared.messaging.broker import connect_and_declare, create_broker
-from shared.messaging.consumer import Consumer, ConsumerSpec
+from shared.messaging.consumer import Consumer
 from shared.messaging.outbox import OutboxRelay
+from shared.messaging.specs import AnyConsumerSpec, BatchConsumerSpec, ConsumerSpec
+from shared.messaging.subscriber import LowRateConsumer
 from shared.settings import PlatformSettings
 from shared.telemetry import setup_logging, setup_telemetry
 
@@ -51,8 +53,7 @@ class ServiceHost:
         self._db: Database | None = None
         self._js: JetStreamContext | None = None
         self.relay: OutboxRelay | None = None
-        self._consumers: list[Callable[[], Sequence[ConsumerSpec]]] = []
-        self._batch_specs: list[Callable[[], Sequence[BatchConsumerSpec]]] = []
+        self._consumers: list[Callable[[], Sequence[AnyConsumerSpec]]] = []
         self._running_consumers: list[Consumer | BatchConsumer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._background: list[Callable[[], Coroutine[Any, Any, None]]] = []
@@ -70,13 +71,9 @@ class ServiceHost:
             raise RuntimeError(f"{self.name} has not started")
         return self._js
 
-    def add_consumers(self, build: Callable[[], Sequence[ConsumerSpec]]) -> None:
-        """Consumers are built at start, once the database exists."""
+    def add_consumers(self, build: Callable[[], Sequence[AnyConsumerSpec]]) -> None:
+        """Consumers (shared.messaging.specs.consumer) are built at start, once the database exists."""
         self._consumers.append(build)
-
-    def add_batch_consumers(self, build: Callable[[], Sequence[BatchConsumerSpec]]) -> None:
-        """High-volume consumers that handle a batch of events per transaction."""
-        self._batch_specs.append(build)
 
     def add_background(self, task: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """A long-running coroutine started after the broker, cancelled at stop."""
@@ -94,17 +91,21 @@ class ServiceHost:
         if self._db is not None:
             self.relay = OutboxRelay(self._db, self._js, poll_s=self.settings.outbox_poll_s)
             self.relay.start()
+        specs = [spec for build in self._consumers for spec in build()] if self._db is not None else []
+        # Low-rate durables are FastStream subscribers: registered before the broker starts them.
+        for spec in specs:
+            if isinstance(spec, ConsumerSpec) and spec.low_rate:
+                await LowRateConsumer(self.broker, self._js, self.db, spec).prepare()
         await self.broker.start()
-        if self._db is not None:
-            consumers: list[Consumer | BatchConsumer] = [
-                Consumer(self._js, self._db, spec) for build in self._consumers for spec in build()
-            ]
-            consumers += [
-                BatchConsumer(self._js, self._db, spec) for build in self._batch_specs for spec in build()
-            ]
-            for consumer in consumers:
-                await consumer.start()
-                self._running_consumers.append(consumer)
+        for spec in specs:
+            if isinstance(spec, BatchConsumerSpec):
+                consumer: Consumer | BatchConsumer = BatchConsumer(self._js, self.db, spec)
+            elif not spec.low_rate:
+                consumer = Consumer(self._js, self.db, spec)
+            else:
+                continue
+            await consumer.start()
+            self._running_consumers.append(consumer)
         for task in self._background:
             self._tasks.append(asyncio.create_task(task()))
         log.info("%s started", self.name)
@@ -122,7 +123,7 @@ class ServiceHost:
                 log.warning("%s: task %s did not stop within 10 s", self.name, task.get_name())
         for consumer in self._running_consumers:
             await consumer.stop()
-        await self.broker.stop()
+        await self.broker.stop()  # and with it the low-rate subscribers
         if self.relay is not None:
             await self.relay.stop()
         if self._db is not None:

@@ -1,1 +1,1 @@
-pytest_plugins = ["shared.testing.infra"]
+pytest_plugins = ["tests.support.infra"]

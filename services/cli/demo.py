@@ -12,16 +12,16 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from services.cli.client import GatewayClient
 from services.cli.crosscheck import (
     expected_gpu_lines,
     gpu_seconds_by_line,
     invoice_gpu_lines,
     read_released_allocations,
 )
-from services.cli.launcher import Factory, FactoryConfig, pick_ports
 from services.cli.render import invoice_table, jobs_table
+from shared.client.gateway import GatewayClient
 from shared.infra.embedded import remove_tree
+from shared.infra.launcher import Factory, FactoryConfig, pick_ports
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 

@@ -11,11 +11,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from services.cli.client import GatewayClient, GatewayError
-from services.cli.launcher import Factory, FactoryConfig
 from services.cli.rebuild_command import invoice_rebuild
 from services.cli.render import invoice_table, jobs_table
 from services.cli.sim_command import sim
+from shared.client.gateway import GatewayClient, GatewayError
+from shared.infra.launcher import Factory, FactoryConfig
 
 app = typer.Typer(help="aifactory: a governed, metered GPU platform.", no_args_is_help=True)
 app.command("sim")(sim)

@@ -1,32 +1,28 @@
 """`aifactory sim`: replay a job trace through the scheduler's policy engine on a simulated cluster.
 
 Register with `app.command("sim")(sim)` in services/cli/main.py. Bad arguments (a missing file, an
-unknown policy, a malformed trace) print one line naming the problem and exit with code 2.
+unknown policy, a malformed trace, --plot without matplotlib) print one line naming the problem and
+exit with code 2.
+
+The simulator is the top-level `sim` package, offline tooling beside the services: it is imported
+only when the command runs (the one place in services/ allowed to, see the import-linter contract
+"Services never import the simulator").
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from services.scheduler.sim.engine_link import (
-    Engine,
-    EngineUnavailable,
-    load_engine,
-    make_policy,
-    policy_lines,
-    sim_config_for,
-)
-from services.scheduler.sim.generator import TraceSpec, generate, write_csv
-from services.scheduler.sim.loading import load_workload
-from services.scheduler.sim.report import plot, summary_table, tenant_table, write_json
-from services.scheduler.sim.simulator import Simulation
-from services.scheduler.sim.trace import TraceError, Workload
+if TYPE_CHECKING:
+    from services.scheduler.domain.engine import PoolPolicy
+    from sim.config import SimConfig
+    from sim.trace import Workload
 
 USAGE_ERROR = 2
 
@@ -79,10 +75,24 @@ def sim(
 ) -> None:
     """Replay a job trace through the policy engine on a simulated cluster and report JCT,
     queueing, utilization, preemptions and per-tenant shares."""
+    from sim.loading import load_workload
+    from sim.policies import make_policy, policy_lines, sim_config_for
+    from sim.report import (
+        PlottingUnavailable,
+        plot,
+        require_plotting,
+        summary_table,
+        tenant_table,
+        write_json,
+    )
+    from sim.trace import TraceError
+
     console, errors = Console(), Console(stderr=True)
     try:
+        if plot_out is not None:
+            require_plotting()
         if list_policies:
-            for line in policy_lines(load_engine()):
+            for line in policy_lines():
                 typer.echo(line)
             return
         if trace is None:
@@ -102,8 +112,7 @@ def sim(
             return
         if max_cycles is not None and max_cycles < 1:
             raise _BadArguments(f"--max-cycles must be at least 1 (got {max_cycles})")
-        engine = load_engine()
-        pool_policy = make_policy(engine, policy, placement)
+        pool_policy = make_policy(policy, placement)
         workload = load_workload(trace, trace_format, nodes, gpus_per_node, gpu_model, node_list, node_events)
         config = sim_config_for(
             pool_policy,
@@ -112,10 +121,10 @@ def sim(
             interval_s=_non_negative("--interval", interval),
             max_cycles=max_cycles,
         )
-    except (_BadArguments, TraceError, EngineUnavailable, ValueError) as error:
+    except (_BadArguments, TraceError, PlottingUnavailable, ValueError) as error:
         errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(USAGE_ERROR) from None
-    summary, series = _simulate(workload, engine, pool_policy, config, errors)
+    summary, series = _simulate(workload, pool_policy, config, errors)
     summary.update(policy=pool_policy.queueing, placement=pool_policy.placement, trace=str(trace))
     console.print(
         summary_table(summary, title=f"{trace.name}: {pool_policy.queueing} / {pool_policy.placement}")
@@ -133,7 +142,9 @@ def _non_negative(option: str, value: float) -> float:
     return value
 
 
-def _simulate(workload: Workload, engine: Engine, pool_policy: Any, config: Any, errors: Console) -> tuple:
+def _simulate(workload: Workload, pool_policy: PoolPolicy, config: SimConfig, errors: Console) -> tuple:
+    from sim.policies import engine_simulation
+
     columns = (
         TextColumn("simulating"),
         BarColumn(),
@@ -146,20 +157,15 @@ def _simulate(workload: Workload, engine: Engine, pool_policy: Any, config: Any,
             bar.update(task, completed=done, sim=f"t={now / 3600:,.1f} h")
 
         started = time.perf_counter()
-        result = Simulation(
-            workload,
-            engine.decide,
-            pool_policy,
-            config,
-            progress=progress,
-            cluster_factory=engine.cluster_factory,
-        ).run()
+        result = engine_simulation(workload, pool_policy, config, progress=progress).run()
         bar.update(task, completed=len(workload.jobs))
     result.summary["wall_s"] = time.perf_counter() - started
     return result.summary, result.series
 
 
 def _generate(path: Path, jobs: int, nodes: int | None, gpus_per_node: int, seed: int) -> None:
+    from sim.generator import TraceSpec, generate, write_csv
+
     if jobs <= 0:
         raise _BadArguments(f"--generate must be positive (got {jobs})")
     cluster_gpus = (nodes or 8) * gpus_per_node
@@ -177,7 +183,8 @@ def _placement_only(
     seed: int,
     **cluster: Any,
 ) -> None:
-    from services.scheduler.sim.placement_only import run_placement_only
+    from sim.placement_only import run_placement_only
+    from sim.report import summary_table, write_json
 
     summary = run_placement_only(trace, trace_format, placement=placement, seed=seed, **cluster)
     console.print(summary_table(summary, title=f"placement only: {summary['placement']}, seed {seed}"))

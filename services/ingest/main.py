@@ -35,7 +35,7 @@ def create_service(settings: IngestSettings, *, clock: Clock | None = None) -> I
 
     host.add_consumers(lambda: ingest_consumers(settings.max_deliveries))
     record_samples = RecordSamples(host.clock, limits)
-    host.add_batch_consumers(
+    host.add_consumers(
         lambda: [
             sample_consumer(record_samples, host.js, settings.max_deliveries, settings.sample_batch_size)
         ]

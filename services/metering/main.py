@@ -14,24 +14,26 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.metering.adapters.billing_events_consumers import billing_event_consumers
-from services.metering.adapters.consumers import USAGE_DURABLE, metering_consumers, usage_consumers
-from services.metering.adapters.http.api import create_http_app
-from services.metering.adapters.http.billing_events_api import billing_events_router
-from services.metering.adapters.http.chargeback_api import chargeback_router
-from services.metering.adapters.http.exports_api import exports_router
-from services.metering.adapters.invoice_publisher import InvoicePublisher
-from services.metering.adapters.usage_queries import PostgresUsageReader
-from services.metering.adapters.usage_retrier import retry_waiting_usage_forever
-from services.metering.adapters.webhook_dispatcher import serve_webhooks
+from services.metering.billing_events_consumers import billing_event_consumers
+from services.metering.budgets.adapters.http import budgets_router
+from services.metering.chargeback.adapters.http import chargeback_router
+from services.metering.consumers import USAGE_DURABLE, metering_consumers, usage_consumers
+from services.metering.exports.adapters.http import exports_router
+from services.metering.invoicing.adapters.publisher import InvoicePublisher
+from services.metering.platform.http import create_http_app
 from services.metering.settings import MeteringSettings
+from services.metering.usage.adapters.http import usage_router
+from services.metering.usage.adapters.reader import PostgresUsageReader
+from services.metering.usage.adapters.retrier import retry_waiting_usage_forever
+from services.metering.webhooks.adapters.dispatcher import serve_webhooks
+from services.metering.webhooks.adapters.http import webhooks_router
 from shared.clock import Clock
 from shared.http.server import HttpServer
 from shared.service import ServiceHost, run_service
 
 SERVICE = "metering"
 SCHEMA = "metering"
-MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 class MeteringService(ServiceHost):
@@ -44,7 +46,7 @@ def create_service(settings: MeteringSettings, *, clock: Clock | None = None) ->
     host = MeteringService(SERVICE, settings, schema=SCHEMA, migrations=MIGRATIONS, clock=clock)
     limits = settings.usage_limits
     host.add_consumers(lambda: metering_consumers(host.clock, settings.max_deliveries, limits))
-    host.add_batch_consumers(
+    host.add_consumers(
         lambda: usage_consumers(
             host.clock,
             settings.max_deliveries,
@@ -87,11 +89,13 @@ def create_service(settings: MeteringSettings, *, clock: Clock | None = None) ->
     host.add_background(dispatch_webhooks)
 
     def build_http_app() -> FastAPI:
-        app = create_http_app(PostgresUsageReader(host.db))
-        app.include_router(billing_events_router(host.db, host.clock))
-        app.include_router(exports_router(host.db))
-        app.include_router(chargeback_router(host.db, settings.fleet_rates, settings.chargeback_idle))
-        return app
+        return create_http_app(
+            usage_router(PostgresUsageReader(host.db)),
+            budgets_router(host.db, host.clock),
+            webhooks_router(host.db),
+            exports_router(host.db),
+            chargeback_router(host.db, settings.fleet_rates, settings.chargeback_idle),
+        )
 
     host.http = HttpServer(build_http_app, settings.http_host, settings.http_port)
     host.add_background(host.http.serve)

@@ -17,14 +17,14 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from services.metering.adapters.raw_billing import raw_billing_snapshot
-from services.metering.adapters.usage_archive import PostgresUsageArchive
-from services.metering.app.invoice_rebuild import InvoiceRebuild, rebuild_invoice
-from services.metering.app.usage_rebuild import RebuildRange, rollup_differences
-from services.metering.domain.errors import RejectedInput, TenantNotYetKnown
-from services.metering.domain.periods import period_bounds
+from pricing.periods import period_bounds
+from services.metering.domain.errors import REFUSED_INPUT, TenantNotYetKnown
+from services.metering.invoicing.adapters.rebuild_source import raw_billing_snapshot
+from services.metering.invoicing.app.rebuild import InvoiceRebuild, rebuild_invoice
 from services.metering.main import SCHEMA
 from services.metering.settings import MeteringSettings
+from services.metering.usage.adapters.archive import PostgresUsageArchive
+from services.metering.usage.app.rebuild import RebuildRange, rollup_differences
 from shared.db.pool import Database, create_pool
 
 DIFFERENT, BAD_INPUT = 1, 2
@@ -96,7 +96,7 @@ def run(
     except TenantNotYetKnown:
         echo(f"tenant {tenant_id} is not known to metering")
         return BAD_INPUT
-    except RejectedInput as error:
+    except REFUSED_INPUT as error:
         echo(str(error))
         return BAD_INPUT
     if not reports:

@@ -6,11 +6,11 @@ from decimal import Decimal
 
 from pydantic import Field, model_validator
 
-from services.metering.domain.chargeback import IdleCostMode
-from services.metering.domain.chargeback_report import FleetRates
-from services.metering.domain.errors import RejectedInput
-from services.metering.domain.usage_checks import DAY_S, UsageLimits
-from services.metering.domain.webhooks import RetryPolicy
+from services.metering.chargeback.domain.report import FleetRates
+from services.metering.chargeback.domain.showback import IdleCostMode
+from services.metering.domain.errors import REFUSED_INPUT
+from services.metering.usage.domain.checks import DAY_S, UsageLimits
+from services.metering.webhooks.domain.rules import RetryPolicy
 from shared.settings import PlatformSettings
 
 
@@ -68,7 +68,7 @@ class MeteringSettings(PlatformSettings):
     def _valid_fleet_rates(self) -> MeteringSettings:
         try:
             self.fleet_rates  # noqa: B018 - built to be checked
-        except RejectedInput as error:
+        except REFUSED_INPUT as error:
             raise ValueError(str(error)) from error
         return self
 

@@ -1,7 +1,8 @@
 """Schema migrations with Alembic: one schema and one version table per service.
 
 Every service shares one Alembic environment (shared/db/alembic) and keeps its own revisions in
-services/<name>/adapters/migrations; revisions are plain SQL through op.execute.
+its migrations folder (services/<name>/adapters/migrations; metering: services/metering/migrations);
+revisions are plain SQL through op.execute.
 """
 
 from __future__ import annotations

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from pydantic import AwareDatetime, Field
 
+from pricing.budgets import OnExhaustion
+from pricing.commitments import CommitmentKind
+from pricing.meters import MeterName
+from pricing.price_plans import PlanKind, TierMode
 from shared.events.base import Contract, Event
 from shared.events.jobs import JobSpec
 
@@ -45,9 +49,6 @@ class QuotaSet(_GatewayEvent):
     gpus: int = Field(ge=0)
 
 
-Meter = Literal["gpu_hours", "tokens_1k", "requests", "energy_kwh"]
-
-
 class PriceTier(Contract):
     up_to: Decimal | None = None  # inclusive upper bound in invoice units; None on the last tier
     unit_price: Decimal
@@ -55,25 +56,26 @@ class PriceTier(Contract):
 
 
 class PricePlanSpec(Contract):
-    """A meter's (for gpu_hours: a GPU model's) plan instead of its per-unit price (price_plans.py)."""
+    """A meter's (for gpu_hours: a GPU model's) plan instead of its per-unit price (pricing.price_plans;
+    pricing.price_books checks it)."""
 
-    meter: Meter
+    meter: MeterName
     gpu_model: str | None = None  # required for gpu_hours, absent otherwise
-    kind: Literal["per_unit", "tiered", "package"]
+    kind: PlanKind
     unit_price: Decimal | None = None  # per_unit
-    mode: Literal["graduated", "volume"] = "graduated"  # tiered
+    mode: TierMode = TierMode.GRADUATED  # tiered
     tiers: list[PriceTier] = []  # tiered
     block_size: Decimal | None = None  # package: invoice units per block
     block_price: Decimal | None = None  # package
 
 
 class CommitmentSpec(Contract):
-    """A committed-use discount (commitments.py): a monthly spend or quantity."""
+    """A committed-use discount (pricing.commitments): a monthly spend or quantity."""
 
     commitment_id: str
-    kind: Literal["spend", "quantity"]
+    kind: CommitmentKind
     committed: Decimal
-    meter: Meter | None = None
+    meter: MeterName | None = None
     gpu_model: str | None = None
     discount: Decimal = Decimal(0)  # spend: fraction off list prices
     unit_price: Decimal = Decimal(0)  # quantity: the committed price per unit
@@ -98,7 +100,7 @@ class PriceBookSet(_GatewayEvent):
 
 
 class CreditGranted(_GatewayEvent):
-    """Prepaid credit granted to a tenant; its invoices draw it down (credits.py)."""
+    """Prepaid credit granted to a tenant; its invoices draw it down (pricing.credits)."""
 
     TYPE: ClassVar[str] = "gateway.v1.credit.granted"
     SUBJECT: ClassVar[str] = TYPE
@@ -165,7 +167,7 @@ class BudgetSet(_GatewayEvent):
     currency: str
     thresholds_percent: list[Decimal]
     hard_cap: bool = False
-    on_exhaustion: Literal["continue", "stop"] = "continue"
+    on_exhaustion: OnExhaustion = OnExhaustion.CONTINUE
 
 
 class WebhookEndpointSet(_GatewayEvent):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import ClassVar, Literal
+from typing import ClassVar
 
+from pricing.budgets import OnExhaustion
 from shared.events.base import Contract, Event
 
 
@@ -113,7 +114,7 @@ class BudgetExhausted(_BudgetEvent):
 
     TYPE: ClassVar[str] = "metering.v1.budget.exhausted"
     SUBJECT: ClassVar[str] = TYPE
-    on_exhaustion: Literal["continue", "stop"]
+    on_exhaustion: OnExhaustion
 
 
 class BudgetRestored(_BudgetEvent):

@@ -103,3 +103,11 @@ def remove_tree(path: Path) -> None:
 def env_url(name: str) -> str | None:
     value = os.environ.get(name, "").strip()
     return value or None
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL pointing at another database."""
+    base, sep, query = url.partition("?")
+    scheme, rest = base.split("://", 1)
+    authority, _, _ = rest.partition("/")
+    return f"{scheme}://{authority}/{name}{sep}{query}"

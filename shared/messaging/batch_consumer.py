@@ -10,54 +10,19 @@ effect yet are the handler's to set aside: metering's usage waits in a table of 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from shared.db.pool import Database, Tx
 from shared.events.base import Event
-from shared.messaging.consumer import ConsumerSpec, handle_message, parse_event, record_dead_letter
+from shared.messaging.consumer import handle_message, record_dead_letter
 from shared.messaging.pull import PullLoop
-from shared.messaging.streams import StreamDef
+from shared.messaging.routes import parse_event
+from shared.messaging.specs import BatchConsumerSpec
 
 log = logging.getLogger(__name__)
-
-BatchHandler = Callable[[Tx, list[Any]], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class BatchConsumerSpec:
-    durable: str
-    stream: StreamDef
-    subject: str
-    event_types: tuple[type[Event], ...]
-    handler: BatchHandler
-    batch_size: int = 500
-    max_deliveries: int = 5
-    # False for a handler that dedupes on a key of its own (a natural key, stronger than the event id):
-    # recording each event id as well would only add a row per event.
-    dedupe_by_event_id: bool = True
-
-    @property
-    def stream_name(self) -> str:
-        return self.stream.name
-
-    def single(self) -> ConsumerSpec:
-        """The same consumer, one message at a time (the fallback that isolates a poison message)."""
-
-        async def one(tx: Tx, event: Event) -> None:
-            await self.handler(tx, [event])
-
-        return ConsumerSpec(
-            durable=self.durable,
-            stream=self.stream,
-            subject=self.subject,
-            routes=dict.fromkeys(self.event_types, one),
-            max_deliveries=self.max_deliveries,
-        )
 
 
 class BatchConsumer:
@@ -88,13 +53,13 @@ class BatchConsumer:
             await message.ack()
 
     async def _process_batch(self, messages: Sequence[Msg]) -> None:
-        routes = self._single.routes
+        event_types = self._spec.route.event_types
         events: list[Event] = []
         async with self._db.transaction() as tx:
             for message in messages:
                 headers = message.headers or {}
                 try:
-                    event = parse_event(routes, headers, message.data)
+                    event = parse_event(event_types, headers, message.data)
                 except ValueError as error:
                     await record_dead_letter(
                         tx,
@@ -110,7 +75,7 @@ class BatchConsumer:
             if self._spec.dedupe_by_event_id:
                 events = await _record_processed(tx, self._spec.durable, events)
             if events:
-                await self._spec.handler(tx, events)
+                await self._spec.route.handler(tx, events)
 
 
 async def _record_processed(tx: Tx, consumer: str, events: list[Event]) -> list[Event]:

@@ -2,8 +2,9 @@
 
 Each message is handled in a PostgreSQL transaction that also records (consumer, event id); the
 message is acked only after that commit, so a redelivered copy is acked with no effect. A message
-that cannot be parsed goes to the dead-letter record at once; one whose handler keeps failing goes
-there after the maximum deliveries. Either way the consumer keeps going.
+that cannot be parsed, or whose handler raises what its route rejects (shared/messaging/routes.py), goes
+to the dead-letter record at once; one whose handler keeps failing goes there after the maximum
+deliveries. Either way the consumer keeps going.
 
 When messages arrive faster than they are handled, the pull loop hands over a backlog: it is handled
 in ONE transaction, in stream order (a commit per message cost more than most handlers). Should any
@@ -14,46 +15,23 @@ transaction, which isolates the failing message exactly as above.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, TypeVar
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from pydantic import ValidationError
 
 from shared.db.pool import Database, Tx
 from shared.events.base import Event
 from shared.messaging.pull import PullLoop
-from shared.messaging.streams import StreamDef
+from shared.messaging.routes import find_route, parse_body
+from shared.messaging.specs import ConsumerSpec
 from shared.telemetry import context_from_headers
 
 log = logging.getLogger(__name__)
 _TRACER = trace.get_tracer("aifactory.messaging")
-
-E = TypeVar("E", bound=Event)
-Handler = Callable[[Tx, Any], Awaitable[None]]
-
-
-class PermanentError(Exception):
-    """A message that can never succeed (for example, it refers to something that cannot exist)."""
-
-
-@dataclass(frozen=True)
-class ConsumerSpec:
-    durable: str  # <consumer>-<purpose>
-    stream: StreamDef
-    subject: str  # filter subject; may use wildcards
-    routes: Mapping[type[Event], Handler]
-    batch_size: int = 50
-    max_deliveries: int = 5
-
-    @property
-    def stream_name(self) -> str:
-        return self.stream.name
 
 
 async def record_dead_letter(
@@ -83,29 +61,8 @@ async def mark_processed(tx: Tx, consumer: str, event: Event) -> bool:
     return bool(inserted)
 
 
-def parse_event(
-    routes: Mapping[type[Event], Handler], headers: Mapping[str, str], body: bytes
-) -> Event | None:
-    """The event in a message, or None when no route takes its type. Raises ValueError when malformed."""
-    ce_type = headers.get("ce-type")
-    if ce_type is None:
-        raise ValueError("missing ce-type header: the event type is unknown")
-    # A consumer routes a few types: a scan beats building a dict for every message.
-    event_type = next((routed for routed in routes if ce_type == routed.TYPE), None)
-    if event_type is None:
-        return None
-    try:
-        return event_type.model_validate_json(body)
-    except ValidationError as error:
-        raise ValueError(f"invalid {ce_type}: {_describe(error)}") from error
-
-
-def _describe(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors()[:5])
-
-
 class Consumer:
-    """A durable consumer handling `spec.routes` one message at a time, in stream order."""
+    """A durable consumer handling `spec.routes` in stream order, on the raw nats-py pull loop."""
 
     def __init__(self, js: JetStreamContext, db: Database, spec: ConsumerSpec) -> None:
         self._db = db
@@ -139,45 +96,53 @@ class Consumer:
             for raw in messages:
                 headers: dict[str, str] = dict(raw.headers or {})
                 with _consumer_span(self._spec, raw, headers):
-                    event = parse_event(self._spec.routes, headers, raw.data)
-                    if event is not None and await mark_processed(tx, self._spec.durable, event):
-                        await self._spec.routes[type(event)](tx, event)
+                    route = find_route(self._spec.routes, headers)
+                    if route is None:
+                        continue
+                    event = parse_body(route.event_type, raw.data)
+                    if await mark_processed(tx, self._spec.durable, event):
+                        await route.handler(tx, event)
 
 
-async def handle_message(db: Database, spec: ConsumerSpec, raw: Msg) -> None:
+async def handle_message(db: Database, spec: ConsumerSpec, raw: Msg, *, traced: bool = False) -> None:
+    """One message in its own transaction. `traced`: a middleware already continues the producer's trace
+    (FastStream's), so the span is its child."""
     headers: dict[str, str] = dict(raw.headers or {})
-    with _consumer_span(spec, raw, headers):
+    with _consumer_span(spec, raw, headers, traced=traced):
         await _handle(db, spec, raw, headers)
 
 
 @contextmanager
-def _consumer_span(spec: ConsumerSpec, raw: Msg, headers: dict[str, str]) -> Iterator[None]:
+def _consumer_span(
+    spec: ConsumerSpec, raw: Msg, headers: dict[str, str], *, traced: bool = False
+) -> Iterator[None]:
     # The span continues the producer's trace (traceparent header), so events emitted here carry it on.
+    parent = None if traced else context_from_headers(headers)
     with _TRACER.start_as_current_span(
-        f"{spec.durable} process", context=context_from_headers(headers), kind=SpanKind.CONSUMER
+        f"{spec.durable} process", context=parent, kind=SpanKind.CONSUMER
     ) as span:
         span.set_attribute("messaging.destination.name", raw.subject)
         yield
 
 
 async def _handle(db: Database, spec: ConsumerSpec, raw: Msg, headers: dict[str, str]) -> None:
-    body = raw.data
     try:
-        event = parse_event(spec.routes, headers, body)
+        route = find_route(spec.routes, headers)
+        event = None if route is None else parse_body(route.event_type, raw.data)
     except ValueError as error:
         await _dead_letter_and_ack(db, spec, raw, str(error))
         return
-    if event is None:
+    if route is None or event is None:
         await raw.ack()  # a type this consumer does not handle
         return
-    handler = spec.routes[type(event)]
     try:
         async with db.transaction() as tx:
             if await mark_processed(tx, spec.durable, event):
-                await handler(tx, event)
-    except PermanentError as error:
-        await _dead_letter_and_ack(db, spec, raw, f"rejected: {error}")
+                await route.handler(tx, event)
     except Exception as error:
+        if route.is_rejection(error):
+            await _dead_letter_and_ack(db, spec, raw, f"rejected: {error}")
+            return
         deliveries = raw.metadata.num_delivered if raw.metadata else 1
         if deliveries >= spec.max_deliveries:
             await _dead_letter_and_ack(db, spec, raw, f"failed {deliveries} times; last error: {error!r}")

@@ -2,7 +2,9 @@
 
 Idle, it long-polls for one message, so a new message is handled as soon as it lands. After that it
 asks for up to `batch_size` more with a short wait, and goes back to the long poll once the stream is
-drained. Messages are handed over in stream order; the handler acks them.
+drained. Messages are handed over in stream order; the handler acks them. The hot routes run on it: it
+drained 15.3k msg/s where a FastStream pull subscriber that keeps stream order drained 1.4k msg/s
+(bench/subscriber_transport.py; shared/messaging/subscriber.py has the whole comparison).
 """
 
 from __future__ import annotations
@@ -38,6 +40,29 @@ class DurableSpec(Protocol):
     def max_deliveries(self) -> int: ...
     @property
     def stream_name(self) -> str: ...
+
+
+def durable_config(durable: str, max_deliver: int, batch_size: int) -> ConsumerConfig:
+    """The durable's settings, whichever transport reads it."""
+    return ConsumerConfig(
+        durable_name=durable,
+        ack_policy=AckPolicy.EXPLICIT,
+        max_deliver=max_deliver,
+        ack_wait=60,
+        max_ack_pending=max(1000, batch_size * 4),
+    )
+
+
+async def refilter(js: JetStreamContext, stream: str, durable: str, subject: str) -> None:
+    """An existing durable that filters another subject (an older release's) is updated to ours:
+    pull_subscribe would bind to it as it is."""
+    try:
+        info = await js.consumer_info(stream, durable)
+    except NotFoundError:
+        return
+    if info.config.filter_subject != subject:
+        info.config.filter_subject = subject  # the rest as it is (an operator's settings)
+        await js.add_consumer(stream, config=info.config)
 
 
 class PullLoop:
@@ -80,29 +105,12 @@ class PullLoop:
         )
 
     async def start(self) -> None:
-        config = ConsumerConfig(
-            durable_name=self._durable,
-            ack_policy=AckPolicy.EXPLICIT,
-            max_deliver=self._max_deliver,
-            ack_wait=60,
-            max_ack_pending=max(1000, self._batch_size * 4),
-        )
-        await self._refilter(config)
+        config = durable_config(self._durable, self._max_deliver, self._batch_size)
+        await refilter(self._js, self._stream, self._durable, self._subject)
         self._subscription = await self._js.pull_subscribe(
             self._subject, durable=self._durable, stream=self._stream, config=config
         )
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self._durable}")
-
-    async def _refilter(self, config: ConsumerConfig) -> None:
-        """An existing durable that filters another subject (an older release's) is updated to ours:
-        pull_subscribe would bind to it as it is."""
-        try:
-            info = await self._js.consumer_info(self._stream, self._durable)
-        except NotFoundError:
-            return
-        if info.config.filter_subject != self._subject:
-            info.config.filter_subject = self._subject  # the rest as it is (an operator's settings)
-            await self._js.add_consumer(self._stream, config=info.config)
 
     async def stop(self) -> None:
         if self._task:

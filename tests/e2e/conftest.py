@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from services.cli.client import GatewayClient
-from services.cli.launcher import Factory, FactoryConfig, pick_ports
+from shared.client.gateway import GatewayClient
+from shared.infra.launcher import Factory, FactoryConfig, pick_ports
 
 A100_PRICE = "3.60"  # per GPU-hour: one GPU-second costs exactly 0.001
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.cli.client import GatewayError
 from services.cli.crosscheck import expected_gpu_lines, invoice_gpu_lines, read_events
-from services.cli.launcher import Factory
+from shared.client.gateway import GatewayError
 from shared.events.scheduler import AllocationBound, AllocationReleased
+from shared.infra.launcher import Factory
 from tests.e2e.conftest import A100_PRICE, Tenant, wait_for_state, wait_until
 
 TERMINAL = {"succeeded", "failed", "cancelled"}

@@ -13,10 +13,10 @@ from typing import TypeVar
 
 import httpx
 
-from services.cli.client import GatewayClient
 from services.cli.crosscheck import expected_gpu_lines, invoice_gpu_lines, read_events
-from services.cli.launcher import Factory
+from shared.client.gateway import GatewayClient
 from shared.events.scheduler import AllocationBound, AllocationReleased
+from shared.infra.launcher import Factory
 from tests.e2e.conftest import Tenant, wait_for_state, wait_until
 
 E = TypeVar("E", AllocationBound, AllocationReleased)

@@ -12,7 +12,8 @@ import pytest
 
 from shared.db.pool import Tx
 from shared.events.gateway import JobCancelRequested
-from shared.messaging.batch_consumer import BatchConsumerSpec
+from shared.messaging.routes import batch_route
+from shared.messaging.specs import consumer
 from shared.messaging.streams import GATEWAY, ensure_streams
 from shared.service import ServiceHost
 from shared.settings import PlatformSettings
@@ -30,16 +31,10 @@ async def host(nats_url: str, fresh_database: str) -> AsyncIterator[ServiceHost]
     settings = PlatformSettings(nats_url=nats_url, database_url=fresh_database, max_deliveries=2)
     service = ServiceHost("batch-test", settings, schema="batch_test", migrations=MIGRATIONS)
     durable = f"batch-{uuid.uuid4().hex[:8]}"
-    service.add_batch_consumers(
+    service.add_consumers(
         lambda: [
-            BatchConsumerSpec(
-                durable=durable,
-                stream=GATEWAY,
-                subject=JobCancelRequested.SUBJECT,
-                event_types=(JobCancelRequested,),
-                handler=apply,
-                batch_size=100,
-                max_deliveries=2,
+            consumer(
+                durable, batch_route(JobCancelRequested, handler=apply), batch_size=100, max_deliveries=2
             )
         ]
     )

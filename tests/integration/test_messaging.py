@@ -14,8 +14,10 @@ from shared.db.migrations import migrate
 from shared.db.pool import Database, Tx, create_pool
 from shared.events.gateway import JobCancelRequested
 from shared.messaging.broker import connect_and_declare, create_broker
-from shared.messaging.consumer import Consumer, ConsumerSpec, PermanentError
+from shared.messaging.consumer import Consumer
 from shared.messaging.outbox import OutboxRelay
+from shared.messaging.routes import PermanentError, Route
+from shared.messaging.specs import consumer as declare_consumer
 from shared.messaging.streams import GATEWAY
 
 MIGRATIONS = Path(__file__).parent / "fixture_migrations"
@@ -54,13 +56,7 @@ async def harness(nats_url: str, fresh_database: str) -> AsyncIterator[Harness]:
     consumer = Consumer(
         js,
         db,
-        ConsumerSpec(
-            durable=durable,
-            stream=GATEWAY,
-            subject=JobCancelRequested.SUBJECT,
-            routes={JobCancelRequested: apply},
-            max_deliveries=2,
-        ),
+        declare_consumer(durable, Route(JobCancelRequested, apply), max_deliveries=2),
     )
     # Consume only what this test publishes: skip what earlier tests left in the stream.
     await js.purge_stream(GATEWAY.name)

@@ -18,12 +18,12 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from services.agent.app.cancellation import raise_if_cancelled
 from services.agent.app.ports import CommandHandler
 from shared.events.scheduler import StartWorkload, StopWorkload
-from shared.messaging.consumer import parse_event
+from shared.messaging.routes import parse_event
 from shared.messaging.streams import AGENT
 
 log = logging.getLogger(__name__)
 
-COMMAND_ROUTES = {StartWorkload: None, StopWorkload: None}
+COMMAND_TYPES = (StartWorkload, StopWorkload)
 MAX_DELIVERIES = 5
 FETCH_BATCH = 16
 FETCH_WAIT_S = 1.0
@@ -88,7 +88,7 @@ class JetStreamCommandSource:
     async def _handle(self, message: Msg, handle: CommandHandler) -> None:
         headers = dict(message.headers or {})
         try:
-            command = parse_event(COMMAND_ROUTES, headers, message.data)  # type: ignore[arg-type]
+            command = parse_event(COMMAND_TYPES, headers, message.data)
         except ValueError as error:
             log.error("dead letter: command on %s rejected: %s", message.subject, error)
             await message.term()

@@ -1,14 +1,32 @@
-"""Metering's internal HTTP API, as the gateway reads it for a tenant it authenticated."""
+"""Metering's internal HTTP API (shared/contracts/metering_api.py), as the gateway reads it for a tenant
+it authenticated: each answer parsed into its typed model."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from services.gateway.app.billing_controls import MeteringUnavailable
 from services.gateway.app.usage_and_exports import ExportFormat, UsageQuery
 from services.gateway.domain.errors import FieldError, InvalidInput, NotFound
+from shared.contracts.metering_api import (
+    BUDGETS_PATH,
+    CHARGEBACK_PATH,
+    DELIVERIES_PATH,
+    FOCUS_PATH,
+    INVOICE_EXPORT_PATH,
+    USAGE_PATH,
+    WEBHOOKS_PATH,
+    ChargebackReport,
+    TenantBudgets,
+    TenantDeliveries,
+    TenantWebhooks,
+    UsageReport,
+)
+
+Answer = TypeVar("Answer", bound=BaseModel)
 
 # Metering's names of the usage query parameters, where the gateway's differ.
 _GATEWAY_PARAMETER = {"start": "from", "end": "to"}
@@ -18,20 +36,20 @@ class MeteringClient:
     def __init__(self, base_url: str, *, timeout_s: float = 5.0) -> None:
         self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
 
-    async def budgets(self, tenant_id: str, period: str | None) -> dict[str, Any]:
+    async def budgets(self, tenant_id: str, period: str | None) -> TenantBudgets:
         params = {"tenant_id": tenant_id} | ({"period": period} if period else {})
-        return await self._get("/v1/budgets", params)
+        return await self._get(BUDGETS_PATH, params, TenantBudgets)
 
-    async def webhooks(self, tenant_id: str) -> dict[str, Any]:
-        return await self._get("/v1/webhooks", {"tenant_id": tenant_id})
+    async def webhooks(self, tenant_id: str) -> TenantWebhooks:
+        return await self._get(WEBHOOKS_PATH, {"tenant_id": tenant_id}, TenantWebhooks)
 
-    async def deliveries(self, tenant_id: str, endpoint_id: str | None, limit: int) -> dict[str, Any]:
+    async def deliveries(self, tenant_id: str, endpoint_id: str | None, limit: int) -> TenantDeliveries:
         params: dict[str, str | int] = {"tenant_id": tenant_id, "limit": limit}
         if endpoint_id:
             params["endpoint_id"] = endpoint_id
-        return await self._get("/v1/webhooks/deliveries", params)
+        return await self._get(DELIVERIES_PATH, params, TenantDeliveries)
 
-    async def usage(self, tenant_id: str, query: UsageQuery) -> dict[str, Any]:
+    async def usage(self, tenant_id: str, query: UsageQuery) -> UsageReport:
         params: dict[str, Any] = {
             "tenant_id": tenant_id,
             "start": query.start.isoformat(),
@@ -43,7 +61,7 @@ class MeteringClient:
             params["meter"] = list(query.meters)
         if query.project_id:
             params["project_id"] = query.project_id
-        response = await self._request("/v1/usage", params)
+        response = await self._request(USAGE_PATH, params)
         if response.status_code == 400:
             # Metering owns the meters, grains and dimensions: its refusal is the caller's bad input.
             raise InvalidInput(
@@ -52,10 +70,10 @@ class MeteringClient:
                     for e in response.json().get("errors", [])
                 ]
             )
-        return _json(response)
+        return _parsed(response, UsageReport)
 
     async def invoice_export(self, tenant_id: str, invoice_id: str, export_format: ExportFormat) -> bytes:
-        path = f"/v1/invoices/{invoice_id}/export"
+        path = INVOICE_EXPORT_PATH.format(invoice_id=invoice_id)
         response = await self._request(path, {"tenant_id": tenant_id, "format": export_format})
         if response.status_code == 404:
             raise NotFound("invoice", invoice_id)
@@ -63,17 +81,17 @@ class MeteringClient:
         return response.content
 
     async def focus(self, tenant_id: str, period: str) -> bytes:
-        response = await self._request("/v1/focus", {"tenant_id": tenant_id, "period": period})
+        response = await self._request(FOCUS_PATH, {"tenant_id": tenant_id, "period": period})
         _require_ok(response)
         return response.content
 
-    async def chargeback(self, tenant_id: str | None, period: str, idle: str | None) -> dict[str, Any]:
+    async def chargeback(self, tenant_id: str | None, period: str, idle: str | None) -> ChargebackReport:
         # None, and only None, is the operator's fleet view: an empty tenant must never widen to it.
         params = {"period": period} | ({"tenant_id": tenant_id} if tenant_id is not None else {})
-        return await self._get("/v1/chargeback", params | ({"idle": idle} if idle else {}))
+        return await self._get(CHARGEBACK_PATH, params | ({"idle": idle} if idle else {}), ChargebackReport)
 
-    async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        return _json(await self._request(path, params))
+    async def _get(self, path: str, params: dict[str, Any], answer: type[Answer]) -> Answer:
+        return _parsed(await self._request(path, params), answer)
 
     async def _request(self, path: str, params: dict[str, Any]) -> httpx.Response:
         try:
@@ -91,7 +109,12 @@ def _require_ok(response: httpx.Response) -> None:
         raise MeteringUnavailable(f"metering answered {response.status_code} to {response.request.url.path}")
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def _parsed(response: httpx.Response, answer: type[Answer]) -> Answer:
     _require_ok(response)
-    body: dict[str, Any] = response.json()
-    return body
+    try:
+        return answer.model_validate_json(response.content)
+    except ValidationError as error:
+        # Metering and the gateway share these models: a mismatch is a deployment out of step.
+        raise MeteringUnavailable(
+            f"metering's answer to {response.request.url.path} is not a {answer.__name__}"
+        ) from error

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from pricing.meters import gpu_model_problems
+from pricing.money import currency_problems
+from pricing.price_books import price_book_problems
 from services.gateway.app.ports import GatewayStore, GatewayUnitOfWork
 from services.gateway.domain.auth import (
     Principal,
@@ -16,18 +19,8 @@ from services.gateway.domain.auth import (
     require_tenant_access,
     scope_tenant,
 )
-from services.gateway.domain.errors import Conflict, FieldError, InvalidInput, NotFound
-from services.gateway.domain.model import (
-    ApiKey,
-    Project,
-    Tenant,
-    currency_error,
-    gpu_model_errors,
-    new_key_id,
-    new_project_id,
-    new_tenant_id,
-)
-from services.gateway.domain.price_plans import commitment_errors, plan_errors
+from services.gateway.domain.errors import Conflict, FieldError, InvalidInput, NotFound, field_errors, refuse
+from services.gateway.domain.model import ApiKey, Project, Tenant, new_key_id, new_project_id, new_tenant_id
 from shared.clock import Clock
 from shared.events.base import Event
 from shared.events.gateway import (
@@ -99,8 +92,7 @@ class Administration:
 
     async def create_tenant(self, principal: Principal, command: CreateTenant) -> CreatedTenant:
         require_operator(principal)
-        if error := currency_error("currency", command.currency):
-            raise InvalidInput([error])
+        refuse(currency_problems(command.currency))
         now = self._clock.now()
         tenant = Tenant(new_tenant_id(), command.name, command.currency, now)
         secret = generate_api_key()
@@ -152,7 +144,7 @@ class Administration:
 
     async def set_quotas(self, principal: Principal, command: SetQuotas) -> Project:
         require_operator(principal)
-        errors = gpu_model_errors("quotas", command.quotas)
+        errors = field_errors(gpu_model_problems("quotas", command.quotas))
         errors += [
             FieldError(f"quotas.{model}", f"must be 0 or more GPUs, not {gpus}")
             for model, gpus in command.quotas.items()
@@ -182,20 +174,7 @@ class Administration:
 
     async def set_price_book(self, principal: Principal, command: SetPriceBook) -> PriceBookSet:
         require_operator(principal)
-        errors = gpu_model_errors("gpu_hour", command.gpu_hour)
-        if command.currency is not None and (error := currency_error("currency", command.currency)):
-            errors.append(error)
-        prices = {f"gpu_hour.{model}": price for model, price in command.gpu_hour.items()} | {
-            "per_1k_tokens": command.per_1k_tokens,
-            "per_request": command.per_request,
-            "per_kwh": command.per_kwh,
-        }
-        errors += [
-            FieldError(name, f"must be a finite amount of 0 or more, not {price}")
-            for name, price in prices.items()
-            if not price.is_finite() or price < 0
-        ]
-        errors += plan_errors(command.plans) + commitment_errors(command.commitments)
+        errors = field_errors(price_book_problems(command))
         now = self._clock.now()
         if command.effective_from is not None and command.effective_from < now:
             # Usage already rated keeps the prices it was rated with: versions start now or later.

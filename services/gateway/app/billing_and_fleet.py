@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from pricing.credits import credit_grant_problems
+from pricing.periods import period_problems
 from services.gateway.app.ports import GatewayStore
 from services.gateway.domain.auth import Principal, require_operator, require_tenant_access, scope_tenant
-from services.gateway.domain.errors import Conflict, FieldError, InvalidInput, NotFound
-from services.gateway.domain.model import Invoice, Node, credit_amount_error, new_grant_id, period_error
+from services.gateway.domain.errors import Conflict, InvalidInput, NotFound, refuse
+from services.gateway.domain.model import Invoice, Node, new_grant_id
 from shared.clock import Clock
 from shared.events.gateway import CreditGranted, InvoiceFinalizeRequested, InvoiceVoidRequested
 
@@ -41,8 +43,8 @@ class Billing:
         self, principal: Principal, tenant_id: str | None = None, period: str | None = None
     ) -> list[Invoice]:
         scoped = scope_tenant(principal, tenant_id)
-        if period is not None and (error := period_error("period", period)):
-            raise InvalidInput([FieldError(error.field, error.message, "query")])
+        if period is not None:
+            refuse(period_problems(period), "query")
         async with self._store.reading() as uow:
             return await uow.invoices.list(scoped, period)
 
@@ -58,8 +60,7 @@ class Billing:
         self, principal: Principal, command: FinalizeInvoice
     ) -> InvoiceFinalizeRequested:
         require_operator(principal)
-        if error := period_error("period", command.period):
-            raise InvalidInput([error])
+        refuse(period_problems(command.period))
         async with self._store.transaction() as uow:
             if await uow.tenants.get(command.tenant_id) is None:
                 raise NotFound("tenant", command.tenant_id)
@@ -72,12 +73,12 @@ class Billing:
     async def grant_credit(self, principal: Principal, command: GrantCredit) -> CreditGranted:
         """Operator only: prepaid credit the tenant's invoices draw down."""
         require_operator(principal)
-        if error := credit_amount_error("amount", command.amount):
-            raise InvalidInput([error])
         async with self._store.transaction() as uow:
             tenant = await uow.tenants.get(command.tenant_id)
             if tenant is None:
                 raise NotFound("tenant", command.tenant_id)
+            # In the tenant's currency: whole minor units of it (USD cents, JPY yen).
+            refuse(credit_grant_problems(command.amount, tenant.currency))
             event = CreditGranted(
                 occurred_at=self._clock.now(),
                 tenant_id=tenant.tenant_id,

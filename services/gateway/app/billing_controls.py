@@ -12,25 +12,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Protocol
 
+from pricing.budgets import DEFAULT_THRESHOLDS, OnExhaustion, budget_problems
+from pricing.periods import period_problems
 from services.gateway.app.ports import GatewayStore, GatewayUnitOfWork
 from services.gateway.domain.auth import Principal, Role, require_role, require_tenant_access, scope_tenant
 from services.gateway.domain.billing_controls import (
-    budget_errors,
     budget_id_for,
     generate_webhook_secret,
     new_endpoint_id,
     webhook_errors,
 )
-from services.gateway.domain.errors import FieldError, GatewayError, InvalidInput, NotFound
-from services.gateway.domain.model import currency_error, period_error
+from services.gateway.domain.errors import GatewayError, InvalidInput, NotFound, refuse
 from shared.clock import Clock
+from shared.contracts.metering_api import BudgetStatus, TenantBudgets, TenantDeliveries, TenantWebhooks
 from shared.events.gateway import BudgetSet, WebhookEndpointRemoved, WebhookEndpointSet
 from shared.events.metering import BILLING_EVENTS
 
 BILLING_EVENT_TYPES = tuple(event_type.TYPE for event_type in BILLING_EVENTS)
-DEFAULT_THRESHOLDS = (Decimal(50), Decimal(80), Decimal(100))
 
 
 class MeteringUnavailable(GatewayError):
@@ -39,11 +39,11 @@ class MeteringUnavailable(GatewayError):
 
 
 class MeteringReader(Protocol):
-    """Metering's internal API; each call returns its JSON body. Raises MeteringUnavailable."""
+    """Metering's internal API (shared/contracts/metering_api.py). Raises MeteringUnavailable."""
 
-    async def budgets(self, tenant_id: str, period: str | None) -> dict[str, Any]: ...
-    async def webhooks(self, tenant_id: str) -> dict[str, Any]: ...
-    async def deliveries(self, tenant_id: str, endpoint_id: str | None, limit: int) -> dict[str, Any]: ...
+    async def budgets(self, tenant_id: str, period: str | None) -> TenantBudgets: ...
+    async def webhooks(self, tenant_id: str) -> TenantWebhooks: ...
+    async def deliveries(self, tenant_id: str, endpoint_id: str | None, limit: int) -> TenantDeliveries: ...
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,16 @@ class SetBudget:
     currency: str | None = None  # None: the tenant's currency
     thresholds_percent: tuple[Decimal, ...] = DEFAULT_THRESHOLDS
     hard_cap: bool = False
-    on_exhaustion: Literal["continue", "stop"] = "continue"
+    on_exhaustion: OnExhaustion = OnExhaustion.CONTINUE
+
+
+@dataclass(frozen=True)
+class ScopedBudget:
+    """One budget of a project or tenant, as metering holds it in the current period."""
+
+    tenant_id: str
+    period: str
+    status: BudgetStatus
 
 
 @dataclass(frozen=True)
@@ -79,11 +88,7 @@ class BillingControls:
 
     async def set_budget(self, principal: Principal, command: SetBudget) -> BudgetSet:
         require_role(principal, Role.ADMIN)
-        errors = budget_errors(command.amount, command.thresholds_percent)
-        if command.currency is not None and (error := currency_error("currency", command.currency)):
-            errors.append(error)
-        if errors:
-            raise InvalidInput(errors)
+        refuse(budget_problems(command.amount, command.currency, command.thresholds_percent))
         async with self._store.transaction() as uow:
             tenant_id, scope_id = await _scope(uow, principal, command.tenant_id, command.project_id)
             tenant = await uow.tenants.get(tenant_id)
@@ -108,29 +113,27 @@ class BillingControls:
             await uow.emit(event)
         return event
 
-    async def budgets(
-        self, principal: Principal, tenant_id: str | None, period: str | None
-    ) -> dict[str, Any]:
+    async def budgets(self, principal: Principal, tenant_id: str | None, period: str | None) -> TenantBudgets:
         """The tenant's budgets in the period (default: the current one), with spend and forecast."""
         scoped = scope_tenant(principal, tenant_id)
         if scoped is None:
             raise InvalidInput.one("tenant_id", "the operator must name the tenant", "query")
-        if period is not None and (error := period_error("period", period)):
-            raise InvalidInput([FieldError(error.field, error.message, "query")])
+        if period is not None:
+            refuse(period_problems(period), "query")
         return await self._reader().budgets(scoped, period)
 
     async def budget(
         self, principal: Principal, tenant_id: str | None, project_id: str | None
-    ) -> dict[str, Any]:
+    ) -> ScopedBudget:
         """One budget of a project or tenant, with its current period (NotFound until metering holds it)."""
         async with self._store.reading() as uow:
             tenant_id, scope_id = await _scope(uow, principal, tenant_id, project_id)
         listing = await self.budgets(principal, tenant_id, None)
         budget_id = budget_id_for(scope_id)
-        found = next((item for item in listing["items"] if item["budget_id"] == budget_id), None)
+        found = next((item for item in listing.items if item.budget_id == budget_id), None)
         if found is None:
             raise NotFound("budget", budget_id)
-        return {"tenant_id": tenant_id, "period": listing["period"], **found}
+        return ScopedBudget(tenant_id, listing.period, found)
 
     async def register_webhook(self, principal: Principal, command: RegisterWebhook) -> RegisteredWebhook:
         require_tenant_access(principal, command.tenant_id, "tenant", command.tenant_id)
@@ -165,14 +168,14 @@ class BillingControls:
             await uow.emit(event)
         return event
 
-    async def webhooks(self, principal: Principal, tenant_id: str) -> dict[str, Any]:
+    async def webhooks(self, principal: Principal, tenant_id: str) -> TenantWebhooks:
         require_tenant_access(principal, tenant_id, "tenant", tenant_id)
         require_role(principal, Role.ADMIN)
         return await self._reader().webhooks(tenant_id)
 
     async def deliveries(
         self, principal: Principal, tenant_id: str, endpoint_id: str | None, limit: int
-    ) -> dict[str, Any]:
+    ) -> TenantDeliveries:
         require_tenant_access(principal, tenant_id, "tenant", tenant_id)
         require_role(principal, Role.ADMIN)
         return await self._reader().deliveries(tenant_id, endpoint_id, limit)

@@ -7,21 +7,22 @@ fleet's when it names no tenant (every tenant's lines, the idle GPUs' cost per G
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol, get_args
 
+from pricing.periods import period_problems
 from services.gateway.app.billing_controls import MeteringUnavailable
 from services.gateway.domain.auth import Principal, scope_tenant
-from services.gateway.domain.errors import FieldError, InvalidInput
-from services.gateway.domain.model import period_error
+from services.gateway.domain.errors import FieldError, InvalidInput, field_errors
+from shared.contracts.metering_api import ChargebackReport, IdleMode
 
 # How the idle GPUs' cost is shown: shared among the projects by usage, or as its own line.
-IDLE_MODES = ("shared", "separate_line")
+IDLE_MODES: tuple[str, ...] = get_args(IdleMode)
 
 
 class MeteringChargeback(Protocol):
     """Raises MeteringUnavailable. `tenant_id` None: the fleet's view; `idle` None: metering's default."""
 
-    async def chargeback(self, tenant_id: str | None, period: str, idle: str | None) -> dict[str, Any]: ...
+    async def chargeback(self, tenant_id: str | None, period: str, idle: str | None) -> ChargebackReport: ...
 
 
 class Chargeback:
@@ -30,13 +31,13 @@ class Chargeback:
 
     async def read(
         self, principal: Principal, tenant_id: str | None, period: str, idle: str | None
-    ) -> dict[str, Any]:
+    ) -> ChargebackReport:
         scoped = scope_tenant(principal, tenant_id)
-        errors = [error for error in [period_error("period", period)] if error is not None]
+        errors = field_errors(period_problems(period), "query")
         if idle is not None and idle not in IDLE_MODES:
-            errors.append(FieldError("idle", f"{idle!r} is not one of {', '.join(IDLE_MODES)}"))
+            errors.append(FieldError("idle", f"{idle!r} is not one of {', '.join(IDLE_MODES)}", "query"))
         if errors:
-            raise InvalidInput([FieldError(e.field, e.message, "query") for e in errors])
+            raise InvalidInput(errors)
         if self._metering is None:
             raise MeteringUnavailable("this gateway has no metering API configured")
         return await self._metering.chargeback(scoped, period, idle)

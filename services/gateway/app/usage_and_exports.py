@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal, Protocol
+from typing import Protocol
 
+from pricing.periods import period_problems
 from services.gateway.app.billing_and_fleet import Billing
 from services.gateway.app.billing_controls import MeteringUnavailable
 from services.gateway.domain.auth import Principal, scope_tenant
-from services.gateway.domain.errors import FieldError, InvalidInput
-from services.gateway.domain.model import period_error
-
-ExportFormat = Literal["json", "csv"]
+from services.gateway.domain.errors import InvalidInput, refuse
+from shared.contracts.metering_api import ExportFormat, UsageReport
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class MeteringExports(Protocol):
     """Metering's internal usage and export API. Raises MeteringUnavailable; InvalidInput for a query
     metering refuses; NotFound for an invoice it does not hold for the tenant."""
 
-    async def usage(self, tenant_id: str, query: UsageQuery) -> dict[str, Any]: ...
+    async def usage(self, tenant_id: str, query: UsageQuery) -> UsageReport: ...
     async def invoice_export(self, tenant_id: str, invoice_id: str, export_format: ExportFormat) -> bytes: ...
     async def focus(self, tenant_id: str, period: str) -> bytes: ...
 
@@ -50,7 +49,7 @@ class UsageAndExports:
         self._billing = billing
         self._metering = metering
 
-    async def usage(self, principal: Principal, tenant_id: str | None, query: UsageQuery) -> dict[str, Any]:
+    async def usage(self, principal: Principal, tenant_id: str | None, query: UsageQuery) -> UsageReport:
         scoped = _tenant(principal, tenant_id)
         if query.end <= query.start:
             raise InvalidInput.one("to", "must be a later day than 'from'", "query")
@@ -67,8 +66,7 @@ class UsageAndExports:
 
     async def focus(self, principal: Principal, tenant_id: str | None, period: str) -> Download:
         scoped = _tenant(principal, tenant_id)
-        if error := period_error("period", period):
-            raise InvalidInput([FieldError(error.field, error.message, "query")])
+        refuse(period_problems(period), "query")
         content = await self._api().focus(scoped, period)
         return Download(content, "text/csv", f"focus_{scoped}_{period}.csv")
 

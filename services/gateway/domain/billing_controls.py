@@ -1,4 +1,5 @@
-"""Budgets and webhook endpoints as tenants set them: identifiers and the rules their input must meet.
+"""Budgets and webhook endpoints as tenants set them: identifiers, and the rules a webhook must meet
+(a budget's terms are the pricing core's: pricing.budgets).
 
 A budget belongs to its scope (a project, or a tenant's whole spend): one per scope, so its id is the
 scope's. Metering keeps and tracks both; the gateway checks the input and who may set it.
@@ -8,14 +9,11 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Collection, Sequence
-from decimal import Decimal
+from collections.abc import Collection
 from urllib.parse import urlsplit
 
 from services.gateway.domain.errors import FieldError
 
-MAX_THRESHOLDS = 10
-MAX_THRESHOLD_PERCENT = Decimal(1000)
 MIN_SECRET_LENGTH = 16
 MAX_SECRET_LENGTH = 200
 MAX_URL_LENGTH = 2000
@@ -31,22 +29,6 @@ def new_endpoint_id() -> str:
 
 def generate_webhook_secret() -> str:
     return f"whsec_{secrets.token_urlsafe(32)}"
-
-
-def budget_errors(amount: Decimal, thresholds_percent: Sequence[Decimal]) -> list[FieldError]:
-    errors = []
-    if not amount.is_finite() or amount <= 0:
-        errors.append(FieldError("amount", f"must be a positive amount, not {amount}"))
-    if len(thresholds_percent) > MAX_THRESHOLDS:
-        errors.append(FieldError("thresholds_percent", f"at most {MAX_THRESHOLDS} thresholds"))
-    errors += [
-        FieldError(f"thresholds_percent.{i}", f"must be a percentage above 0 and at most 1000, not {t}")
-        for i, t in enumerate(thresholds_percent)
-        if not t.is_finite() or not 0 < t <= MAX_THRESHOLD_PERCENT
-    ]
-    if len(set(thresholds_percent)) != len(thresholds_percent):
-        errors.append(FieldError("thresholds_percent", "thresholds repeat"))
-    return errors
 
 
 def webhook_errors(

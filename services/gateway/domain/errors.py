@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
+
+from pricing.errors import Problem
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,17 @@ class InvalidInput(GatewayError):
     @classmethod
     def one(cls, field: str, message: str, location: str = "body") -> InvalidInput:
         return cls([FieldError(field, message, location)])
+
+
+def field_errors(problems: Iterable[Problem], location: str = "body") -> list[FieldError]:
+    """The pricing core's problems (pricing.errors) as the field errors of a 422 problem."""
+    return [FieldError(problem.field, problem.message, location) for problem in problems]
+
+
+def refuse(problems: Iterable[Problem], location: str = "body") -> None:
+    """InvalidInput naming every problem, if there is one."""
+    if errors := field_errors(problems, location):
+        raise InvalidInput(errors)
 
 
 class IdempotencyKeyReused(GatewayError):

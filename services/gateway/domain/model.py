@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from services.gateway.domain.auth import Role
-from services.gateway.domain.errors import FieldError
 from shared.events.jobs import JobSpec, JobState
 from shared.events.metering import InvoiceLine
-
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
-_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
-MAX_GPU_MODEL_LENGTH = 64
 
 
 def new_tenant_id() -> str:
@@ -37,36 +30,6 @@ def new_key_id() -> str:
 
 def new_grant_id() -> str:
     return f"crd_{uuid.uuid4().hex[:12]}"
-
-
-def credit_amount_error(field: str, amount: Decimal) -> FieldError | None:
-    """Prepaid credit is a positive amount (metering checks it against the currency's minor units)."""
-    if amount.is_finite() and amount > 0:
-        return None
-    return FieldError(field, f"must be an amount above 0, not {amount}")
-
-
-def currency_error(field: str, currency: str) -> FieldError | None:
-    if _CURRENCY.match(currency):
-        return None
-    return FieldError(field, f"{currency!r} is not an ISO 4217 currency code (three upper-case letters)")
-
-
-def period_error(field: str, period: str) -> FieldError | None:
-    match = _PERIOD.match(period)
-    if match and 1 <= int(match.group(2)) <= 12:
-        return None
-    return FieldError(field, f"{period!r} is not a billing period of the form YYYY-MM")
-
-
-def gpu_model_errors(field: str, models: Iterable[str]) -> list[FieldError]:
-    return [
-        FieldError(
-            f"{field}.{model}", f"{model!r} is not a GPU model name of 1 to {MAX_GPU_MODEL_LENGTH} characters"
-        )
-        for model in models
-        if not model.strip() or len(model) > MAX_GPU_MODEL_LENGTH
-    ]
 
 
 @dataclass(frozen=True)

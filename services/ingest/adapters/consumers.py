@@ -23,9 +23,8 @@ from shared.db.pool import Tx
 from shared.events.agent import UsageSampled
 from shared.events.gateway import ProjectCreated, TenantCreated
 from shared.events.scheduler import AllocationBound, AllocationReleased
-from shared.messaging.batch_consumer import BatchConsumerSpec
-from shared.messaging.consumer import ConsumerSpec
-from shared.messaging.streams import AGENT, GATEWAY, SCHEDULER
+from shared.messaging.routes import batch_route, use_case_route
+from shared.messaging.specs import BatchConsumerSpec, ConsumerSpec, consumer
 
 USAGE_DURABLE = "ingest-usage"
 ALLOCATIONS_DURABLE = "ingest-allocations"
@@ -44,12 +43,9 @@ def sample_consumer(
                 USAGE_DURABLE, sample.subject(), body, sample.headers(), f"rejected: {reason}"
             )
 
-    return BatchConsumerSpec(
-        durable=USAGE_DURABLE,
-        stream=AGENT,
-        subject=UsageSampled.subject_filter(),
-        event_types=(UsageSampled,),
-        handler=on_samples,
+    return consumer(
+        USAGE_DURABLE,
+        batch_route(UsageSampled, handler=on_samples),
         batch_size=batch_size,
         max_deliveries=max_deliveries,
         dedupe_by_event_id=False,  # RecordSamples claims each sample's natural key, whatever its event id
@@ -57,32 +53,19 @@ def sample_consumer(
 
 
 def ingest_consumers(max_deliveries: int) -> Sequence[ConsumerSpec]:
-    async def on_bound(tx: Tx, event: AllocationBound) -> None:
-        await record_bound(PgIngestStore(tx), event)
-
-    async def on_released(tx: Tx, event: AllocationReleased) -> None:
-        await record_released(PgIngestStore(tx), event)
-
-    async def on_tenant(tx: Tx, event: TenantCreated) -> None:
-        await record_tenant(PgIngestStore(tx), event)
-
-    async def on_project(tx: Tx, event: ProjectCreated) -> None:
-        await record_project(PgIngestStore(tx), event)
-
     return [
-        ConsumerSpec(
-            durable=ALLOCATIONS_DURABLE,
-            stream=SCHEDULER,
-            subject="scheduler.v1.allocation.>",
-            routes={AllocationBound: on_bound, AllocationReleased: on_released},
+        consumer(
+            ALLOCATIONS_DURABLE,
+            use_case_route(AllocationBound, PgIngestStore, record_bound),
+            use_case_route(AllocationReleased, PgIngestStore, record_released),
             max_deliveries=max_deliveries,
         ),
-        # Tenants and projects share one durable (one filter subject), routed by event type.
-        ConsumerSpec(
-            durable=TENANTS_DURABLE,
-            stream=GATEWAY,
-            subject="gateway.v1.*.created",
-            routes={TenantCreated: on_tenant, ProjectCreated: on_project},
+        # Tenants and projects share one durable, routed by event type.
+        consumer(
+            TENANTS_DURABLE,
+            use_case_route(TenantCreated, PgIngestStore, record_tenant),
+            use_case_route(ProjectCreated, PgIngestStore, record_project),
             max_deliveries=max_deliveries,
+            low_rate=True,
         ),
     ]

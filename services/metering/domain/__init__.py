@@ -1,1 +1,3 @@
-"""Pure metering: rating, periods, money and invoice building. Standard library only."""
+"""Metering's error hierarchy. The pure rules it prices with (money, periods, meters, plans, commitments,
+credits, budgets) are the shared pricing core's (the top-level `pricing` package); each feature's own
+domain is under <feature>/domain."""

@@ -1,10 +1,13 @@
 """Metering's domain errors, each with a stable code.
 
-RejectedInput can never succeed (the bus dead-letters it with the message as the reason);
-NotYetKnown may succeed later, once an event still on its way has arrived (the bus retries it).
+RejectedInput can never succeed (the bus dead-letters it with the message as the reason), nor can the
+pricing core's PricingError (an unknown currency, a bad period, price, credit or budget): REFUSED_INPUT
+names both. NotYetKnown may succeed later, once an event still on its way has arrived (the bus retries it).
 """
 
 from __future__ import annotations
+
+from pricing.errors import PricingError
 
 
 class MeteringError(Exception):
@@ -19,24 +22,16 @@ class NotYetKnown(MeteringError):
     code = "not_yet_known"
 
 
+# Input that can never succeed: metering's own refusals and the pricing core's.
+REFUSED_INPUT: tuple[type[Exception], ...] = (RejectedInput, PricingError)
+
+
 class InvalidInterval(RejectedInput):
     code = "invalid_interval"
 
 
-class InvalidPeriod(RejectedInput):
-    code = "invalid_period"
-
-
-class UnknownCurrency(RejectedInput):
-    code = "unknown_currency"
-
-
 class CurrencyMismatch(RejectedInput):
     code = "currency_mismatch"
-
-
-class InvalidPrice(RejectedInput):
-    code = "invalid_price"
 
 
 class NoPriceForModel(RejectedInput):
@@ -80,10 +75,6 @@ class ForeignTenantItem(RejectedInput):
     code = "foreign_tenant_item"
 
 
-class InvalidCredit(RejectedInput):
-    code = "invalid_credit"
-
-
 class InvoiceNotDraft(RejectedInput):
     """A finalized or void invoice is immutable: only a draft may change or be finalized."""
 
@@ -92,10 +83,6 @@ class InvoiceNotDraft(RejectedInput):
 
 class InvoiceNotFinalized(RejectedInput):
     code = "invoice_not_finalized"
-
-
-class InvalidBudget(RejectedInput):
-    code = "invalid_budget"
 
 
 class InvalidChargebackInput(RejectedInput):

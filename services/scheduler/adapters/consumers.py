@@ -3,96 +3,67 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from services.scheduler.adapters.pg_budgets import PgBudgetFacts
 from services.scheduler.adapters.pg_facts import PgFacts
 from services.scheduler.app import budget_facts, facts
 from services.scheduler.app.budget_facts import BudgetFacts
 from services.scheduler.app.ports import FactStore
-from shared.db.pool import Tx
 from shared.events.agent import Heartbeat, NodeRegistered, WorkloadExited, WorkloadStarted
-from shared.events.base import Event
 from shared.events.gateway import JobCancelRequested, JobSubmitted, QuotaSet
 from shared.events.metering import BudgetExhausted, BudgetRestored
-from shared.messaging.consumer import ConsumerSpec, Handler
-from shared.messaging.streams import AGENT, GATEWAY, METERING, StreamDef
+from shared.messaging.routes import E, Route, use_case_route
+from shared.messaging.specs import ConsumerSpec, consumer
 
-UseCase = Callable[[FactStore, Any], Awaitable[None]]
-BudgetUseCase = Callable[[BudgetFacts, Any], Awaitable[None]]
 BUDGETS_DURABLE = "scheduler-budgets"
 
 
-def family(event_type: type[Event]) -> str:
-    """Every event beside this one in its subject family: gateway.v1.job.submitted -> gateway.v1.job.>."""
-    return event_type.subject_filter().rsplit(".", 1)[0] + ".>"
+def _on_facts(event_type: type[E], use_case: Callable[[FactStore, E], Awaitable[None]]) -> Route[E]:
+    return use_case_route(event_type, PgFacts, use_case)
 
 
-def _on_facts(use_case: UseCase) -> Handler:
-    async def handle(tx: Tx, event: Any) -> None:
-        await use_case(PgFacts(tx), event)
-
-    return handle
-
-
-def _on_budgets(use_case: BudgetUseCase) -> Handler:
-    async def handle(tx: Tx, event: Any) -> None:
-        await use_case(PgBudgetFacts(tx), event)
-
-    return handle
+def _on_budgets(event_type: type[E], use_case: Callable[[BudgetFacts, E], Awaitable[None]]) -> Route[E]:
+    return use_case_route(event_type, PgBudgetFacts, use_case)
 
 
 def scheduler_consumers(max_deliveries: int) -> list[ConsumerSpec]:
-    specs: list[tuple[str, StreamDef, str, dict[type[Event], UseCase]]] = [
-        (
+    return [
+        # Submissions and cancellations on one durable, so a cancel never overtakes its job.
+        consumer(
             "scheduler-jobs",
-            GATEWAY,
-            family(JobSubmitted),
-            {
-                JobSubmitted: facts.submit_job,
-                JobCancelRequested: facts.cancel_job,
-            },
+            _on_facts(JobSubmitted, facts.submit_job),
+            _on_facts(JobCancelRequested, facts.cancel_job),
+            max_deliveries=max_deliveries,
         ),
-        ("scheduler-quotas", GATEWAY, QuotaSet.subject_filter(), {QuotaSet: facts.set_quota}),
-        (
+        consumer(
+            "scheduler-quotas",
+            _on_facts(QuotaSet, facts.set_quota),
+            max_deliveries=max_deliveries,
+            low_rate=True,
+        ),
+        consumer(
             "scheduler-registrations",
-            AGENT,
-            NodeRegistered.subject_filter(),
-            {NodeRegistered: facts.register_node},
+            _on_facts(NodeRegistered, facts.register_node),
+            max_deliveries=max_deliveries,
+            low_rate=True,
         ),
-        ("scheduler-heartbeats", AGENT, Heartbeat.subject_filter(), {Heartbeat: facts.record_heartbeat}),
-        (
+        consumer(
+            "scheduler-heartbeats",
+            _on_facts(Heartbeat, facts.record_heartbeat),
+            max_deliveries=max_deliveries,
+        ),
+        consumer(
             "scheduler-workloads",
-            AGENT,
-            family(WorkloadStarted),
-            {
-                WorkloadStarted: facts.workload_started,
-                WorkloadExited: facts.workload_exited,
-            },
+            _on_facts(WorkloadStarted, facts.workload_started),
+            _on_facts(WorkloadExited, facts.workload_exited),
+            max_deliveries=max_deliveries,
+        ),
+        # Exhausted and restored on one durable, so that they apply in the order metering decided them.
+        consumer(
+            BUDGETS_DURABLE,
+            _on_budgets(BudgetExhausted, budget_facts.budget_exhausted),
+            _on_budgets(BudgetRestored, budget_facts.budget_restored),
+            max_deliveries=max_deliveries,
+            low_rate=True,
         ),
     ]
-    consumers = [
-        ConsumerSpec(
-            durable=durable,
-            stream=stream,
-            subject=subject,
-            routes={event_type: _on_facts(use_case) for event_type, use_case in routes.items()},
-            max_deliveries=max_deliveries,
-        )
-        for durable, stream, subject, routes in specs
-    ]
-    budget_routes: dict[type[Event], BudgetUseCase] = {
-        BudgetExhausted: budget_facts.budget_exhausted,
-        BudgetRestored: budget_facts.budget_restored,
-    }
-    # Exhausted and restored on one durable, so that they apply in the order metering decided them.
-    consumers.append(
-        ConsumerSpec(
-            durable=BUDGETS_DURABLE,
-            stream=METERING,
-            subject="metering.v1.budget.*",
-            routes={event_type: _on_budgets(use_case) for event_type, use_case in budget_routes.items()},
-            max_deliveries=max_deliveries,
-        )
-    )
-    return consumers

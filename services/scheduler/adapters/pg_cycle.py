@@ -16,12 +16,13 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from pricing.periods import period_of
 from services.scheduler.adapters.pg_budgets import budgeted_jobs_to_stop, exhausted_scopes
 from services.scheduler.adapters.pg_facts import BUMP_FLEET_REVISION_SQL
 from services.scheduler.adapters.pg_placement import RETURN_SHARES_SQL, PlacementWriter, fractional_shares
 from services.scheduler.adapters.pg_state import KnownFleet, StateReader
 from services.scheduler.app.ports import StaleEpoch
-from services.scheduler.domain.budget_stops import billing_period, budget_stops
+from services.scheduler.domain.budget_stops import budget_stops
 from services.scheduler.domain.engine.model import JobRequest, Stop
 from services.scheduler.domain.lifecycle import AllocationView, JobOutcome, JobView, ReleaseCause
 from services.scheduler.domain.model import Actions, LiveState, UsageHistory, UsedGpus
@@ -343,11 +344,11 @@ class PgCycleWork:
         if self.fleet is None:
             self.fleet = KnownFleet(self._fleet_revision, await self._state.load_fleet())
         state = await self._state.load_state(now, max_pending, self.fleet.nodes, policies)
-        exhausted = await exhausted_scopes(self._conn, billing_period(datetime.fromtimestamp(now, UTC)))
+        exhausted = await exhausted_scopes(self._conn, period_of(datetime.fromtimestamp(now, UTC)))
         return replace(state, budget_exhausted=exhausted) if exhausted else state
 
     async def load_budget_stops(self, now: datetime) -> tuple[Stop, ...]:
-        return budget_stops(await budgeted_jobs_to_stop(self._conn, billing_period(now)))
+        return budget_stops(await budgeted_jobs_to_stop(self._conn, period_of(now)))
 
     async def load_used_gpus(self) -> UsedGpus:
         return await self._state.load_used_gpus()

@@ -15,7 +15,7 @@ from shared.events.agent import Heartbeat, NodeRegistered, WorkloadExited, Workl
 from shared.events.gateway import JobCancelRequested, JobSubmitted, QuotaSet
 from shared.events.jobs import JobState
 from shared.events.scheduler import JobStateChanged, NodeStateChanged
-from shared.messaging.consumer import PermanentError
+from shared.messaging.routes import PermanentError
 
 
 class UnknownJob(Exception):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 from services.scheduler.domain.engine.model import Stop
 from services.scheduler.domain.model import Actions
@@ -33,9 +32,3 @@ def with_stops(actions: Actions, stops: Iterable[Stop]) -> Actions:
     taken = {s.job_id for s in actions.stops} | {p.job_id for p in actions.preemptions}
     extra = tuple(stop for stop in stops if stop.job_id not in taken)
     return replace(actions, stops=actions.stops + extra) if extra else actions
-
-
-def billing_period(moment: datetime) -> str:
-    """The billing period (a calendar month, UTC, YYYY-MM) a moment falls in, as metering writes it."""
-    utc = moment.astimezone(UTC) if moment.tzinfo else moment
-    return f"{utc.year:04d}-{utc.month:02d}"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from services.scheduler.domain.actions import to_actions
-from services.scheduler.domain.engine import PoolPolicy, decide
+from services.scheduler.domain.engine import EngineCache, PoolPolicy, decide
 from services.scheduler.domain.engine.model import Decision, Decisions, Hold, HoldKind, JobRequest
 from services.scheduler.domain.model import (
     Actions,
@@ -59,11 +59,13 @@ def reads_by_priority(policy: PoolPolicy) -> bool:
 
 class PoolDecider:
     """Decides every pool of the live state, cycle after cycle, keeping per pool what its snapshot
-    builder reuses: each pool's nodes stay the same tuple while the fleet does."""
+    builder reuses (each pool's nodes stay the same tuple while the fleet does) and what the engine
+    keeps between the pool's cycles (its EngineCache)."""
 
     def __init__(self, policies: PoolPolicies) -> None:
         self.policies = policies
         self._builders: dict[str, SnapshotBuilder] = {}
+        self._caches: dict[str, EngineCache] = {}
         self._fleet: tuple[FleetNode, ...] | None = None
         self._pool_nodes: dict[str, tuple[FleetNode, ...]] = {}
         self._pool_of: dict[str, str] = {}  # node id -> pool
@@ -115,7 +117,10 @@ class PoolDecider:
             ),
         )
         snapshot, fleet = self._builders.setdefault(pool, SnapshotBuilder()).build(state, history)
-        decisions = decide(snapshot, policy)
+        cache = self._caches.get(pool)
+        if cache is None:
+            cache = self._caches[pool] = EngineCache()
+        decisions = decide(snapshot, policy, cache=cache)
         if elsewhere:
             decisions = _quota_holds_explained(decisions, state.pending, elsewhere)
         return to_actions(decisions, state, fleet)

@@ -169,6 +169,35 @@ async def test_bad_currency_period_and_prices_are_named(gateway: Gateway) -> Non
     assert_problem(negative, 422, "gpu_hour.A100", "0 or more")
 
 
+async def test_pricing_rules_are_refused_at_the_edge_naming_every_field(gateway: Gateway) -> None:
+    """The pricing core's rules (metering applies the same ones): refused here, never sent on to metering."""
+    tenant = await gateway.new_tenant()
+    unknown = await gateway.http.post("/v1/tenants", json={"name": "x", "currency": "XYZ"}, headers=OPERATOR)
+    assert_problem(unknown, 422, "currency", "'XYZ' is not an ISO 4217 currency code")
+    plans = {
+        "gpu_hour": {"A100": "2"},
+        "plans": [
+            {
+                "meter": "gpu_hours",
+                "gpu_model": "A100",
+                "kind": "tiered",
+                "tiers": [{"up_to": "10", "unit_price": "2"}, {"up_to": "5", "unit_price": "1"}],
+            }
+        ],
+        "commitments": [{"commitment_id": "c", "kind": "quantity", "committed": "0"}],
+    }
+    book = await gateway.http.put(f"/v1/tenants/{tenant.tenant_id}/price-book", json=plans, headers=OPERATOR)
+    assert [e["field"] for e in assert_problem(book, 422)["errors"]] == [
+        "plans[0].tiers[1].up_to",
+        "commitments[0].committed",
+        "commitments[0].meter",
+    ]
+    credit = await gateway.http.post(
+        f"/v1/tenants/{tenant.tenant_id}/credits", json={"amount": "0.001"}, headers=OPERATOR
+    )
+    assert_problem(credit, 422, "amount", "more decimals than USD's 2")
+
+
 async def test_a_replica_larger_than_the_largest_ready_node_is_refused(gateway: Gateway) -> None:
     tenant = await gateway.new_tenant()
     for node_id, model, gpus in (("n1", "A100", 8), ("n2", "H100", 4)):

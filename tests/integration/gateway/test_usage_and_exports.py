@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import httpx
 
-from services.metering.domain.focus_export import FOCUS_COLUMNS
+from services.metering.exports.domain.focus_export import FOCUS_COLUMNS
 from tests.integration.gateway import test_budgets_and_webhooks
 from tests.integration.gateway.conftest import OPERATOR, Gateway, Tenant, bearer, eventually
 from tests.integration.gateway.test_bad_input import assert_problem

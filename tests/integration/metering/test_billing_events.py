@@ -17,7 +17,7 @@ from cloudevents.core.bindings.http import HTTPMessage, from_binary, from_struct
 from cloudevents.core.formats.json import JSONFormat
 from nats.aio.msg import Msg
 
-from services.metering.domain.webhooks import verify_signature
+from services.metering.webhooks.domain.rules import verify_signature
 from shared.events.gateway import BudgetSet, WebhookEndpointSet
 from shared.events.metering import (
     BudgetExhausted,

@@ -9,12 +9,13 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from services.metering.adapters.postgres_store import PostgresMeteringStore
-from services.metering.domain.invoice import InvoiceStatus, build_invoice
+from services.metering.invoicing.adapters.store import PostgresMeteringStore
+from services.metering.invoicing.domain.invoice import InvoiceStatus
 from services.metering.main import MIGRATIONS, SCHEMA
 from shared.db.migrations import migrate
 from shared.db.pool import create_pool
-from tests.unit.metering.billing_contract import BillingContract
+from tests.unit.metering.invoicing.billing_contract import BillingContract
+from tests.unit.metering.invoicing.builders import empty_invoice
 
 
 @pytest.fixture
@@ -35,9 +36,9 @@ class TestBillingOnPostgres(BillingContract):
 async def test_a_finalized_invoice_cannot_be_changed_even_by_sql(connection: asyncpg.Connection) -> None:
     store = PostgresMeteringStore(connection)
     now = datetime(2026, 2, 1, tzinfo=UTC)
-    await store.save_invoice(build_invoice("acme", "2026-01", "USD", [], InvoiceStatus.FINALIZED), now)
+    await store.save_invoice(empty_invoice("acme", "2026-01", "USD", InvoiceStatus.FINALIZED), now)
 
-    await store.save_invoice(build_invoice("acme", "2026-01", "USD", []), now)  # a draft never replaces it
+    await store.save_invoice(empty_invoice("acme", "2026-01", "USD"), now)  # a draft never replaces it
     assert await store.invoice_status("acme", "2026-01") is InvoiceStatus.FINALIZED
     with pytest.raises(asyncpg.RaiseError, match="inv_acme_2026-01 is finalized"):
         await connection.execute("UPDATE invoices SET total = $1", Decimal(1))

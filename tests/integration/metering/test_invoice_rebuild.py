@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.metering.domain.periods import next_period, period_of
+from pricing.periods import next_period, period_of
 from shared.events.gateway import InvoiceFinalizeRequested
 from tests.integration.metering.test_usage_pipeline import COUNTED, price_book, settled
 from tests.integration.metering.usage_harness import UsageHarness, start_harness, unique

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from services.metering.adapters.postgres_store import PostgresMeteringStore
-from services.metering.app import invoicing, use_cases
+from services.metering.invoicing.adapters.store import PostgresMeteringStore
+from services.metering.invoicing.app import invoices, rating
 from tests.integration.metering.test_billing_postgres import connection
-from tests.unit.metering.billing_contract import NOW, set_up_tenant
 from tests.unit.metering.builders import allocation_released, finalize_requested
-from tests.unit.metering.fake_store import RecordingOutbox
-from tests.unit.metering.invoicing_contract import InvoicingContract, void_request
+from tests.unit.metering.invoicing.billing_contract import NOW, set_up_tenant
+from tests.unit.metering.invoicing.fake_store import RecordingOutbox
+from tests.unit.metering.invoicing.invoicing_contract import InvoicingContract, void_request
 
 __all__ = ["connection"]  # the fixture, shared with the billing suite
 
@@ -28,14 +28,14 @@ async def test_a_finalized_invoice_changes_only_to_void_and_a_void_one_never(
 ) -> None:
     store = PostgresMeteringStore(connection)
     await set_up_tenant(store)
-    await use_cases.rate_released_allocation(store, allocation_released(3600))
-    await invoicing.finalize_invoice(store, RecordingOutbox(), finalize_requested("2026-01"), NOW)
+    await rating.rate_released_allocation(store, allocation_released(3600))
+    await invoices.finalize_invoice(store, RecordingOutbox(), finalize_requested("2026-01"), NOW)
     with pytest.raises(asyncpg.RaiseError, match="is finalized and cannot change"):
         await connection.execute(
             "UPDATE invoices SET status = 'void', total = 0 WHERE invoice_id = 'inv_acme_2026-01'"
         )
 
-    await invoicing.void_invoice(store, RecordingOutbox(), void_request("inv_acme_2026-01"), NOW)
+    await invoices.void_invoice(store, RecordingOutbox(), void_request("inv_acme_2026-01"), NOW)
 
     with pytest.raises(asyncpg.RaiseError, match="is void and cannot change"):
         await connection.execute(

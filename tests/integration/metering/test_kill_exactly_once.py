@@ -33,9 +33,9 @@ import pytest
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from services.metering.adapters.consumers import ALLOCATIONS_DURABLE, USAGE_DURABLE
-from services.metering.adapters.raw_billing import raw_billing_snapshot
-from services.metering.app.invoice_rebuild import rebuild_invoices
+from services.metering.consumers import ALLOCATIONS_DURABLE, USAGE_DURABLE
+from services.metering.invoicing.adapters.rebuild_source import raw_billing_snapshot
+from services.metering.invoicing.app.rebuild import rebuild_invoices
 from shared.db.pool import Database, create_pool
 from shared.events.base import Event
 from shared.events.gateway import PriceBookSet, TenantCreated

@@ -10,18 +10,28 @@ from typing import Any
 
 import pytest
 
-from services.metering.adapters.postgres_store import PostgresMeteringStore
-from services.metering.adapters.raw_billing import PostgresRawBilling
-from services.metering.adapters.usage_store import PostgresUsageLedger
-from services.metering.domain.invoice import InvoiceStatus, build_invoice
-from services.metering.domain.usage_billing import TenantBilling
-from services.metering.domain.usage_meters import UsageMeter
-from services.metering.domain.usage_windows import Grain
+from pricing.meters import MeterName
+from services.metering.invoicing.adapters.rebuild_source import PostgresRawBilling
+from services.metering.invoicing.adapters.store import PostgresMeteringStore
+from services.metering.invoicing.domain.invoice import InvoiceStatus
+from services.metering.invoicing.domain.rating import Charge
 from services.metering.main import MIGRATIONS, SCHEMA
+from services.metering.usage.adapters.ledger_store import PostgresUsageLedger
+from services.metering.usage.domain.batch_rating import TenantBilling
+from services.metering.usage.domain.readings import UsageMeter
+from services.metering.usage.domain.rollups import Grain
 from shared.db.migrations import migrate
 from shared.db.pool import Database, Tx, create_pool
 from shared.events.metering import UsageRated
+from tests.unit.metering.invoicing.builders import empty_invoice
 from tests.unit.metering.usage.ledger_contract import UsageLedgerContract
+
+RATED_CHARGES_SQL = """
+SELECT r.project_id, c.meter, c.base_quantity, c.unit_price, c.priced_at, c.gpu_model
+FROM rated_items r JOIN rated_charges c ON c.rated_item_id = r.id
+WHERE r.tenant_id = $1 AND r.period = $2
+ORDER BY c.meter
+"""
 
 
 class PostgresLedgerHarness:
@@ -37,7 +47,7 @@ class PostgresLedgerHarness:
         for index, book in enumerate(tenant.books):
             await self.store.add_price_book(_uuid(tenant.tenant_id, index), book)
         for period in tenant.finalized:
-            invoice = build_invoice(tenant.tenant_id, period, tenant.currency, [], InvoiceStatus.FINALIZED)
+            invoice = empty_invoice(tenant.tenant_id, period, tenant.currency, InvoiceStatus.FINALIZED)
             await self.store.save_invoice(invoice, datetime(2026, 1, 1, tzinfo=UTC))
 
     async def cells(self, grain: Grain) -> dict[Any, Any]:
@@ -76,6 +86,21 @@ class PostgresLedgerHarness:
     def raw_billing(self) -> PostgresRawBilling:
         return PostgresRawBilling(self._conn)
 
+    async def rated_charges(self, tenant_id: str, period: str) -> list[Charge]:
+        """The charges of the rated allocations billed in the period."""
+        rows = await self._conn.fetch(RATED_CHARGES_SQL, tenant_id, period)
+        return [
+            Charge(
+                r["project_id"],
+                MeterName(r["meter"]),
+                r["base_quantity"],
+                r["unit_price"],
+                r["priced_at"],
+                r["gpu_model"],
+            )
+            for r in rows
+        ]
+
     async def raw_allocations(self) -> list[tuple[str, str]]:
         rows = await self._conn.fetch("SELECT allocation_id, period FROM allocation_events ORDER BY 1")
         return [(r["allocation_id"], r["period"]) for r in rows]
@@ -106,7 +131,7 @@ class TestUsageOnPostgres(UsageLedgerContract):
 async def test_rollups_keep_quantities_exact_to_the_last_digit(database: Database) -> None:
     from datetime import timedelta
 
-    from services.metering.app.usage import record_usage
+    from services.metering.usage.app.use_cases import record_usage
     from tests.unit.metering.usage.builders import T0, billing, sample
     from tests.unit.metering.usage.ledger_contract import LIMITS, NOW
 

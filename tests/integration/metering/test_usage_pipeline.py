@@ -13,10 +13,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from services.metering.adapters.consumers import ALLOCATIONS_DURABLE, USAGE_DURABLE
-from services.metering.adapters.usage_archive import PostgresUsageArchive
-from services.metering.app.usage_rebuild import RebuildRange, rollup_differences
-from services.metering.domain.periods import period_of
+from pricing.periods import period_of
+from services.metering.consumers import ALLOCATIONS_DURABLE, USAGE_DURABLE
+from services.metering.usage.adapters.archive import PostgresUsageArchive
+from services.metering.usage.app.rebuild import RebuildRange, rollup_differences
 from shared.events.gateway import PriceBookSet
 from shared.messaging.streams import INGEST, SCHEDULER
 from tests.integration.metering.usage_harness import UsageHarness, start_harness, unique

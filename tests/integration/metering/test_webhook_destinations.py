@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.metering.adapters.webhook_dispatcher import HttpxWebhookSender
+from services.metering.webhooks.adapters.dispatcher import HttpxWebhookSender
 
 RESPONSE = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 

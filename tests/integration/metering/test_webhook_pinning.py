@@ -20,8 +20,8 @@ import httpcore
 import httpx
 import pytest
 
-from services.metering.adapters.webhook_destinations import PinnedBackend, PinnedTransport
-from services.metering.adapters.webhook_dispatcher import HttpxWebhookSender
+from services.metering.webhooks.adapters.destinations import PinnedBackend, PinnedTransport
+from services.metering.webhooks.adapters.dispatcher import HttpxWebhookSender
 
 PUBLIC = "93.184.215.14"  # a global address (ipaddress.is_global)
 HOST = "hooks.example.test"

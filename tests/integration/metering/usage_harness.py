@@ -15,7 +15,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from services.metering.adapters.consumers import ALLOCATIONS_DURABLE, USAGE_DURABLE
+from services.metering.consumers import ALLOCATIONS_DURABLE, USAGE_DURABLE
 from services.metering.main import MeteringService, create_service
 from services.metering.settings import MeteringSettings
 from shared.events.base import Event

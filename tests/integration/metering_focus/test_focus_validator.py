@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from services.metering.domain.focus_export import FocusContext, focus_csv
-from tests.unit.metering.billing.builders import realistic_invoice, tiered_yen_invoice
+from services.metering.exports.domain.focus_export import FocusContext, focus_csv
+from tests.unit.metering.invoicing.builders import realistic_invoice, tiered_yen_invoice
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 VALIDATOR_PYTHON_VARIABLE = "AIFACTORY_FOCUS_VALIDATOR_PYTHON"

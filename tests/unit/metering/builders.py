@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
 
-from services.metering.domain.pricing import PriceBook
-from services.metering.domain.rating import AllocationInterval, UsageWindow
+from services.metering.invoicing.domain.price_books import PriceBook
+from services.metering.invoicing.domain.rating import AllocationInterval, UsageWindow
 from shared.events.gateway import InvoiceFinalizeRequested, PriceBookSet, TenantCreated
 from shared.events.ingest import UsageRecorded
 from shared.events.scheduler import AllocationReleased

@@ -11,16 +11,16 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from services.metering.app.billing_events import usage_batch_events
-from services.metering.app.budget_ports import InvoiceReading
-from services.metering.app.budget_use_cases import budget_statuses, record_budget, track_invoice
-from services.metering.app.webhook_ports import AttemptResult, DeliveryRecord, DueDelivery, WebhookEndpoint
-from services.metering.app.webhook_use_cases import enqueue_billing_event, record_endpoint, record_outcome
-from services.metering.domain.budget_tracking import BudgetDefinition, PeriodState
+from pricing.meters import MeterName
+from services.metering.budgets.app.ports import InvoiceReading
+from services.metering.budgets.app.use_cases import budget_statuses, record_budget, track_invoice
+from services.metering.budgets.domain.tracking import BudgetDefinition, PeriodState
 from services.metering.domain.errors import CurrencyMismatch, TenantNotYetKnown
-from services.metering.domain.meters import MeterName
-from services.metering.domain.usage_billing import UsageCharge
-from services.metering.domain.webhooks import DeliveryStatus, InvalidWebhook, RetryPolicy
+from services.metering.usage.app.rated_events import usage_batch_events
+from services.metering.usage.domain.batch_rating import UsageCharge
+from services.metering.webhooks.app.ports import AttemptResult, DeliveryRecord, DueDelivery, WebhookEndpoint
+from services.metering.webhooks.app.use_cases import enqueue_billing_event, record_endpoint, record_outcome
+from services.metering.webhooks.domain.rules import DeliveryStatus, InvalidWebhook, RetryPolicy
 from shared.events.base import Event
 from shared.events.gateway import BudgetSet, WebhookEndpointSet
 from shared.events.metering import (

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
-
-from services.scheduler.domain.budget_stops import BudgetedJob, billing_period, budget_stops, with_stops
+from services.scheduler.domain.budget_stops import BudgetedJob, budget_stops, with_stops
 from services.scheduler.domain.engine.model import Preempt, Stop
 from services.scheduler.domain.model import Actions
 
@@ -28,9 +26,3 @@ def test_stops_are_added_only_for_jobs_the_engine_left_alone() -> None:
     ]
     assert merged.preemptions == engine.preemptions
     assert with_stops(engine, ()) is engine
-
-
-def test_the_billing_period_is_the_utc_month() -> None:
-    assert billing_period(datetime(2026, 1, 31, 23, 59, tzinfo=UTC)) == "2026-01"
-    # 2026-02-01 01:00 in UTC+2 is still January in UTC.
-    assert billing_period(datetime(2026, 2, 1, 1, 0, tzinfo=timezone(timedelta(hours=2)))) == "2026-01"

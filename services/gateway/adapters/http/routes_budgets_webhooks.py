@@ -9,20 +9,25 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
-from uuid import UUID
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
+from pricing.budgets import DEFAULT_THRESHOLDS, MAX_THRESHOLDS, OnExhaustion
 from services.gateway.adapters.http.dependencies import CurrentPrincipal, UseCases
 from services.gateway.adapters.http.schemas import RequestBody
-from services.gateway.app.billing_controls import DEFAULT_THRESHOLDS, RegisterWebhook, SetBudget
+from services.gateway.app.billing_controls import RegisterWebhook, ScopedBudget, SetBudget
+from shared.contracts.metering_api import (
+    MAX_DELIVERIES,
+    BudgetStatus,
+    TenantBudgets,
+    TenantDeliveries,
+    TenantWebhooks,
+)
 from shared.events.gateway import BudgetSet
 
 router = APIRouter(prefix="/v1")
-
-OnExhaustion = Literal["continue", "stop"]
 
 
 class SetBudgetRequest(RequestBody):
@@ -30,11 +35,12 @@ class SetBudgetRequest(RequestBody):
     currency: str | None = Field(default=None, description="defaults to the tenant's currency")
     thresholds_percent: list[Decimal] = Field(
         default_factory=lambda: list(DEFAULT_THRESHOLDS),
-        description="spend crossing each percentage of the amount emits BudgetThresholdCrossed",
+        description=f"spend crossing each percentage of the amount emits BudgetThresholdCrossed (at most "
+        f"{MAX_THRESHOLDS}, each above 0 and at most 1000)",
     )
     hard_cap: bool = Field(default=False, description="reaching the amount exhausts the budget: no new work")
     on_exhaustion: OnExhaustion = Field(
-        default="continue", description="what running work does once the budget is exhausted"
+        default=OnExhaustion.CONTINUE, description="what running work does once the budget is exhausted"
     )
 
 
@@ -64,32 +70,13 @@ class BudgetSetResponse(BaseModel):
         )
 
 
-class BudgetStatusFields(BaseModel):
-    budget_id: str
-    project_id: str | None
-    amount: Decimal
-    currency: str
-    thresholds_percent: list[Decimal]
-    hard_cap: bool
-    on_exhaustion: OnExhaustion
-    set_at: datetime
-    spend: Decimal = Field(description="the period's spend so far")
-    spend_as_of: datetime | None = Field(description="when the invoice the spend was read off was built")
-    forecast_spend: Decimal = Field(description="the period's end spend at the burn rate so far")
-    forecast_percent: Decimal
-    thresholds_crossed: list[Decimal]
-    exhausted: bool
-
-
-class BudgetResponse(BudgetStatusFields):
+class BudgetResponse(BudgetStatus):
     tenant_id: str
     period: str
 
-
-class BudgetList(BaseModel):
-    tenant_id: str
-    period: str
-    items: list[BudgetStatusFields]
+    @classmethod
+    def of(cls, scoped: ScopedBudget) -> BudgetResponse:
+        return cls(tenant_id=scoped.tenant_id, period=scoped.period, **dict(scoped.status))
 
 
 class RegisterWebhookRequest(RequestBody):
@@ -104,46 +91,6 @@ class WebhookCreatedResponse(BaseModel):
     url: str
     event_types: list[str]
     secret: str | None = Field(description="the generated secret, shown only this once; null when given")
-
-
-class WebhookResponse(BaseModel):
-    endpoint_id: str
-    url: str
-    event_types: list[str]
-    active: bool
-    set_at: datetime
-
-
-class WebhookList(BaseModel):
-    tenant_id: str
-    items: list[WebhookResponse]
-
-
-class AttemptResponse(BaseModel):
-    attempt: int
-    attempted_at: datetime
-    status_code: int | None
-    error: str | None
-    duration_ms: float
-    next_retry_at: datetime | None
-
-
-class DeliveryResponse(BaseModel):
-    delivery_id: int
-    endpoint_id: str
-    event_id: UUID
-    event_type: str
-    status: Literal["pending", "delivered", "failed"]
-    attempts: int
-    next_attempt_at: datetime | None
-    created_at: datetime
-    finished_at: datetime | None
-    attempt_log: list[AttemptResponse]
-
-
-class DeliveryList(BaseModel):
-    tenant_id: str
-    items: list[DeliveryResponse]
 
 
 class RemovalAccepted(BaseModel):
@@ -182,22 +129,26 @@ async def set_tenant_budget(
 
 
 @router.get("/projects/{project_id}/budget", response_model=BudgetResponse, tags=["budgets"])
-async def get_project_budget(project_id: str, principal: CurrentPrincipal, use_cases: UseCases) -> Any:
-    return await use_cases.billing_controls.budget(principal, None, project_id)
+async def get_project_budget(
+    project_id: str, principal: CurrentPrincipal, use_cases: UseCases
+) -> BudgetResponse:
+    return BudgetResponse.of(await use_cases.billing_controls.budget(principal, None, project_id))
 
 
 @router.get("/tenants/{tenant_id}/budget", response_model=BudgetResponse, tags=["budgets"])
-async def get_tenant_budget(tenant_id: str, principal: CurrentPrincipal, use_cases: UseCases) -> Any:
-    return await use_cases.billing_controls.budget(principal, tenant_id, None)
+async def get_tenant_budget(
+    tenant_id: str, principal: CurrentPrincipal, use_cases: UseCases
+) -> BudgetResponse:
+    return BudgetResponse.of(await use_cases.billing_controls.budget(principal, tenant_id, None))
 
 
-@router.get("/budgets", response_model=BudgetList, tags=["budgets"])
+@router.get("/budgets", response_model=TenantBudgets, tags=["budgets"])
 async def list_budgets(
     principal: CurrentPrincipal,
     use_cases: UseCases,
     tenant_id: Annotated[str | None, Query(description="operator only: the tenant")] = None,
     period: Annotated[str | None, Query(description="YYYY-MM; default: the current period")] = None,
-) -> Any:
+) -> TenantBudgets:
     return await use_cases.billing_controls.budgets(principal, tenant_id, period)
 
 
@@ -224,8 +175,8 @@ async def register_webhook(
     )
 
 
-@router.get("/tenants/{tenant_id}/webhooks", response_model=WebhookList, tags=["webhooks"])
-async def list_webhooks(tenant_id: str, principal: CurrentPrincipal, use_cases: UseCases) -> Any:
+@router.get("/tenants/{tenant_id}/webhooks", response_model=TenantWebhooks, tags=["webhooks"])
+async def list_webhooks(tenant_id: str, principal: CurrentPrincipal, use_cases: UseCases) -> TenantWebhooks:
     return await use_cases.billing_controls.webhooks(principal, tenant_id)
 
 
@@ -243,13 +194,13 @@ async def remove_webhook(
     return RemovalAccepted(tenant_id=event.tenant_id, endpoint_id=event.endpoint_id)
 
 
-@router.get("/tenants/{tenant_id}/webhooks/deliveries", response_model=DeliveryList, tags=["webhooks"])
+@router.get("/tenants/{tenant_id}/webhooks/deliveries", response_model=TenantDeliveries, tags=["webhooks"])
 async def list_deliveries(
     tenant_id: str,
     principal: CurrentPrincipal,
     use_cases: UseCases,
     endpoint_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> Any:
+    limit: Annotated[int, Query(ge=1, le=MAX_DELIVERIES)] = 50,
+) -> TenantDeliveries:
     """The delivery log, newest first: each delivery with every attempt (status code, error, next retry)."""
     return await use_cases.billing_controls.deliveries(principal, tenant_id, endpoint_id, limit)

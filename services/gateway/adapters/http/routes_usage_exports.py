@@ -3,42 +3,19 @@ for the caller's tenant."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 
 from services.gateway.adapters.http.dependencies import CurrentPrincipal, UseCases
 from services.gateway.app.usage_and_exports import Download, ExportFormat, UsageQuery
+from shared.contracts.metering_api import UsageReport
 
 router = APIRouter(prefix="/v1")
 
 OperatorTenant = Annotated[str | None, Query(description="operator only: the tenant")]
-
-
-class UsageRow(BaseModel):
-    window_start: datetime = Field(description="the start of the day (or hour, minute) in UTC")
-    project_id: str | None = Field(description="null unless grouped by project")
-    gpu_model: str | None = Field(description="null unless grouped by gpu_model; '' for usage of no GPU")
-    meter: str
-    unit: str
-    sum: Decimal
-    count: int = Field(description="how many records were summed")
-    max: Decimal
-    latest: Decimal
-    latest_at: datetime
-
-
-class UsageResponse(BaseModel):
-    tenant_id: str
-    grain: str
-    start: date
-    end: date
-    group_by: list[str]
-    rows: list[UsageRow]
 
 
 def _download(download: Download) -> Response:
@@ -48,7 +25,7 @@ def _download(download: Download) -> Response:
     )
 
 
-@router.get("/usage", response_model=UsageResponse, tags=["usage"])
+@router.get("/usage", response_model=UsageReport, tags=["usage"])
 async def usage(
     principal: CurrentPrincipal,
     use_cases: UseCases,
@@ -59,7 +36,7 @@ async def usage(
     group_by: Annotated[str, Query(description="comma-separated: project, gpu_model")] = "project,gpu_model",
     meter: Annotated[list[str] | None, Query(description="repeat for several; none: every meter")] = None,
     project_id: Annotated[str | None, Query(description="only this project's usage")] = None,
-) -> Any:
+) -> UsageReport:
     """The tenant's metered usage per window of `grain`, summed per meter and the `group_by` dimensions
     (exact decimal strings)."""
     query = UsageQuery(start, end, grain, group_by, tuple(meter or ()), project_id)

@@ -18,8 +18,7 @@ from collections.abc import Iterable
 
 from services.scheduler.domain.engine.admission import gpu_text
 from services.scheduler.domain.engine.backfill import Reservations
-from services.scheduler.domain.engine.flavors import fleet_flavors
-from services.scheduler.domain.engine.fleet_state import fleet_state
+from services.scheduler.domain.engine.cache import EngineCache
 from services.scheduler.domain.engine.gating import Gate
 from services.scheduler.domain.engine.holds import Holds
 from services.scheduler.domain.engine.model import (
@@ -34,6 +33,7 @@ from services.scheduler.domain.engine.model import (
 )
 from services.scheduler.domain.engine.placement_api import ClusterView, PlacementPolicy
 from services.scheduler.domain.engine.placement_source import (
+    KeptCluster,
     checkin_cluster,
     checkout_cluster,
     named_placement,
@@ -43,7 +43,7 @@ from services.scheduler.domain.engine.preemption import Preemptor
 from services.scheduler.domain.engine.queueing import JobOrder, build_order, rank_function
 from services.scheduler.domain.engine.quota import UNLIMITED, QuotaLedger, QuotaVerdict
 from services.scheduler.domain.engine.running import RunningScan
-from services.scheduler.domain.engine.running_index import RunningIndex, running_index
+from services.scheduler.domain.engine.running_index import RunningIndex
 from services.scheduler.domain.engine.workspace import Holding, PlacementResult, Workspace
 
 
@@ -54,19 +54,25 @@ def decide(
     placement: PlacementPolicy | None = None,
     cluster: ClusterView | None = None,
     running: RunningIndex | None = None,
+    cache: EngineCache | None = None,
 ) -> Decisions:
-    """The decisions of one cycle. Pure: the same snapshot and policy always give the same decisions.
+    """The decisions of one cycle. Pure: the same snapshot and policy always give the same decisions,
+    whatever `cache` holds.
 
-    Without `cluster`, the cluster state is the snapshot's, kept from the previous call (per thread
-    and fleet, see fleet_state) and brought up to date by difference (see placement_source), so a
-    cycle costs what changed, not the fleet's size. `cluster`, when given, must hold the snapshot's nodes with its running jobs
-    committed, as ClusterState.from_snapshot builds it (a caller that keeps one up to date, like the
-    simulator); decide() leaves it with its Place decisions committed and nothing else changed.
-    Likewise `running`, when given, must index exactly the snapshot's running jobs (the very objects);
-    without it the engine keeps one (per thread and fleet) and brings it up to date by identity. `placement`
-    overrides the policy named by `policy.placement`.
+    `cache` is what the engine keeps from one call to the next (see cache.py): a caller deciding the
+    same fleet cycle after cycle passes the same one, and a cycle then costs what changed, not the
+    fleet's size (without it, everything is built afresh). Without `cluster`, the cluster state is
+    the snapshot's, kept in the cache and brought up to date by difference (see placement_source).
+    `cluster`, when given, must hold the snapshot's nodes with its running jobs committed, as
+    ClusterState.from_snapshot builds it (a caller that keeps one up to date, like the simulator);
+    decide() leaves it with its Place decisions committed and nothing else changed. Likewise
+    `running`, when given, must index exactly the snapshot's running jobs (the very objects); without
+    it the cache's is brought up to date by identity. `placement` overrides the policy named by
+    `policy.placement`.
     """
-    return _Cycle(snapshot, policy, placement, cluster, running).run()
+    return _Cycle(
+        snapshot, policy, placement, cluster, running, EngineCache() if cache is None else cache
+    ).run()
 
 
 def _shape(request: JobRequest, flavors: tuple[str, ...]) -> tuple[object, ...]:
@@ -92,21 +98,21 @@ class _Cycle:
         placement: PlacementPolicy | None,
         cluster: ClusterView | None,
         running: RunningIndex | None,
+        cache: EngineCache,
     ) -> None:
         self.snapshot = snapshot
         self.policy = policy
         self.now = snapshot.now
         self.out: list[Decision] = []
-        self._state = state = fleet_state(snapshot.nodes)
-        self._holds = Holds(state)
-        self.fleet = fleet_flavors(snapshot.nodes, state)
+        cache.claim(snapshot.nodes)
+        self._cache = cache
+        self._holds = Holds(cache.holds)
+        self.fleet = cache.fleet_flavors(snapshot.nodes)
         self.ledger = QuotaLedger(snapshot.queues)
         placement = placement or named_placement(policy.placement)
-        self._own_cluster = cluster is None
-        self.running = RunningScan(snapshot, state, running)
-        if cluster is None:
-            own = self.running.index if running is None else running_index(state, snapshot.running)
-            cluster = checkout_cluster(state, snapshot.nodes, snapshot.running, own)
+        self._checked_out: KeptCluster | None = None
+        index, cluster = self._index_and_cluster(running, cluster)
+        self.running = RunningScan(snapshot, index)
         self.ws = Workspace(self.fleet, cluster, placement, self.running.holdings, self.running.running_on)
         self.rank = rank_function(policy, snapshot)
         self.preemptor: Preemptor  # made with the order
@@ -117,20 +123,37 @@ class _Cycle:
         self._unplannable: set[tuple[object, ...]] = set()  # shapes no reservation can be found for
         self._strict_blockers: dict[str, str] = {}  # flavor -> blocked head job (backfill off)
         # Jobs by signature (see gating), and why jobs of a signature wait, until the free capacity
-        # changes.
-        self._gate = Gate()
+        # changes. The gate's memo is taken out of the cache until it is whole again.
+        self._gate = Gate(cache.gate_memo)
+        cache.gate_memo = None
         self._sig_of = self._gate.sig_of
         self._blocked: dict[tuple[int, tuple[str, ...]], tuple[HoldKind, str]] = {}
         # One job per shape (and queue, where quotas apply) of those considered so far that wait: ahead
         # of any later job, they would take GPUs that a preemption for the later job frees.
         self._waiting: dict[tuple[object, ...], tuple[JobRequest, tuple[str, ...]]] = {}
 
+    def _index_and_cluster(
+        self, running: RunningIndex | None, cluster: ClusterView | None
+    ) -> tuple[RunningIndex, ClusterView]:
+        """The cycle's running-job index and cluster state: the caller's, else the cache's (the cluster
+        checked out of it until the cycle is through: a failure before check-in leaves none behind)."""
+        if running is not None and cluster is not None:
+            return running, cluster
+        cache, snapshot = self._cache, self.snapshot
+        own = cache.running_index(snapshot.running)
+        if cluster is None:
+            kept, cache.cluster = cache.cluster, None
+            self._checked_out = checkout_cluster(kept, snapshot.nodes, snapshot.running, own)
+            cluster = self._checked_out.cluster
+        return (own if running is None else running), cluster
+
     def run(self) -> Decisions:
         self.running.scan(self.policy, self.ws.nodes, self.ledger, self.out)
         rank = self.rank if self.policy.preemption else None
         eligible = self._gate.pending(
-            self.snapshot, self.fleet, self.ledger, self.running.ids, rank, self.out, self._state
+            self.snapshot, self.fleet, self.ledger, self.running.ids, rank, self.out
         )
+        self._cache.gate_memo = self._gate.memo
         held = self.running.index.held()
         order = build_order(self.policy, self.snapshot, eligible, held, self.fleet.capacity())
         self.preemptor = Preemptor(
@@ -143,16 +166,16 @@ class _Cycle:
         self._failed_preemptions.clear()  # the borrowers come earlier in the order than the last jobs
         self._consider_all(borrowers, order, None)
         self._hand_back_cluster()
-        self._holds.keep()
+        self._cache.holds = self._holds.made
         return Decisions(tuple(self.out))
 
     def _hand_back_cluster(self) -> None:
         """Leave the cluster holding the snapshot's running jobs and the Place decisions, so the next
         cycle can start from it."""
         self.reservations.release_all()
-        if self._own_cluster:
+        if self._checked_out is not None:
             placed = [(h.request, h.placements) for h in self.ws.placed_this_cycle()]
-            checkin_cluster(self._state, self.ws.cluster, placed)
+            self._cache.cluster = checkin_cluster(self._checked_out, placed)
 
     # Each job ---------------------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 
 from services.scheduler.domain.engine.fairness import CPU_RESOURCE, MEMORY_RESOURCE, gpu_resource
-from services.scheduler.domain.engine.fleet_state import State
 from services.scheduler.domain.engine.model import WHOLE_GPU, JobRequest, Node
 
 
@@ -111,14 +110,3 @@ class FleetFlavors:
             total += per_node * count
             any_node = any_node or per_node > 0
         return any_node, total
-
-
-def fleet_flavors(nodes: tuple[Node, ...], state: State | None = None) -> FleetFlavors:
-    """The FleetFlavors of the nodes, kept in `state` (see fleet_state) while the fleet stays the
-    same (it rarely changes)."""
-    cached: FleetFlavors | None = None if state is None else state.get("fleet_flavors")
-    if cached is None or not (cached.nodes is nodes or cached.nodes == nodes):
-        cached = FleetFlavors(nodes)
-        if state is not None:
-            state["fleet_flavors"] = cached
-    return cached

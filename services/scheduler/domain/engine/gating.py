@@ -7,9 +7,9 @@ the shape gate is asked once per signature.
 
 Every pending job passes here every cycle, and a busy pool's queue barely changes from one cycle to
 the next. So while the fleet, the queues and the rank function stay the same, each request object's
-signature number and shape and queue verdict are kept (per thread) and only new requests are
-classified; dependencies and budgets, which change with the snapshot, are checked every cycle.
-The memo is kept per fleet (fleet_state).
+signature number and shape and queue verdict are kept (in the caller's EngineCache) and only new
+requests are classified; dependencies and budgets, which change with the snapshot, are checked every
+cycle.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from dataclasses import replace
 
 from services.scheduler.domain.engine.admission import budget_gate, dependency_gate, queue_gate, shape_gate
 from services.scheduler.domain.engine.flavors import FleetFlavors
-from services.scheduler.domain.engine.fleet_state import State
 from services.scheduler.domain.engine.model import Decision, Fail, Hold, JobRequest, QueueSpec, Snapshot
 from services.scheduler.domain.engine.queueing import RankFn, priority_rank
 from services.scheduler.domain.engine.quota import QuotaLedger
@@ -31,7 +30,7 @@ Verdict = Hold | Fail | None
 Known = dict[int, tuple[JobRequest, int, Verdict]]
 
 
-class _Memo:
+class GateMemo:
     __slots__ = ("fleet", "known", "numbers", "queues", "rank", "shape_verdicts")  # see Gate
 
     def __init__(self, fleet: FleetFlavors, queues: tuple[QueueSpec, ...], rank: RankFn | None) -> None:
@@ -51,10 +50,12 @@ class _Memo:
 
 
 class Gate:
-    """Each eligible job's signature number is in `sig_of` (equal numbers: equal signatures)."""
+    """Each eligible job's signature number is in `sig_of` (equal numbers: equal signatures). `memo`:
+    the last cycle's (None for none), and this cycle's once `pending` has run."""
 
-    def __init__(self) -> None:
+    def __init__(self, memo: GateMemo | None) -> None:
         self.sig_of: dict[str, int] = {}
+        self.memo = memo
 
     def pending(
         self,
@@ -64,13 +65,12 @@ class Gate:
         running_ids: Collection[str],
         rank: RankFn | None,
         out: list[Decision],
-        state: State,
     ) -> list[JobRequest]:
         """The pending jobs that may compete for GPUs, in snapshot order; a decision in `out` for each
-        of the others. `rank` only where the pool preempts; the memo is kept in `state`."""
-        memo: _Memo | None = state.pop("gate_memo", None)  # none left half-made by a failure
+        of the others. `rank` only where the pool preempts."""
+        memo = self.memo
         if memo is None or not memo.fits(fleet, snapshot.queues, rank):
-            memo = _Memo(fleet, snapshot.queues, rank)
+            memo = GateMemo(fleet, snapshot.queues, rank)
         known = memo.known
         if len(known) > 2 * len(snapshot.pending) + 1000:  # forget requests long gone
             known.clear()
@@ -95,12 +95,12 @@ class Gate:
                 eligible.append(request)
             else:
                 out.append(verdict)
-        state["gate_memo"] = memo
+        self.memo = memo
         return eligible
 
 
 def _classify(
-    request: JobRequest, memo: _Memo, fleet: FleetFlavors, ledger: QuotaLedger, rank: RankFn | None
+    request: JobRequest, memo: GateMemo, fleet: FleetFlavors, ledger: QuotaLedger, rank: RankFn | None
 ) -> tuple[JobRequest, int, Verdict]:
     project = request.project_id
     sig = (

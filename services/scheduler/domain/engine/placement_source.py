@@ -2,7 +2,7 @@
 
 Building the cluster state of a 1,250-node fleet with thousands of running jobs costs more than the
 rest of a cycle, and from one cycle to the next only a few jobs start or end. So the engine keeps the
-state of its last cycle (per thread and fleet, see fleet_state) and brings it up to date by
+state of its last cycle (in the caller's EngineCache) and brings it up to date by
 difference: jobs that ended are released, jobs that started are committed. The result is the state `ClusterState.from_snapshot` would
 build (its target workload too), so decide() stays a function of its snapshot.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from operator import attrgetter
 
-from services.scheduler.domain.engine.fleet_state import State
 from services.scheduler.domain.engine.model import JobRequest, Node, ReplicaPlacement, RunningJob
 from services.scheduler.domain.engine.placement_api import ClusterView, PlacementPolicy
 from services.scheduler.domain.engine.running_index import RunningIndex
@@ -49,7 +48,7 @@ ShapeCounts = dict[tuple[object, tuple[str, ...]], float]  # (replica shape, mod
 Committed = dict[str, tuple[JobRequest, tuple[ReplicaPlacement, ...]]]  # job id -> request, placements
 
 
-class _Kept:
+class KeptCluster:
     """A cluster state on `nodes` holding exactly `committed`, the replica shapes of those jobs (the
     target workload from_snapshot would learn from them), and the running jobs of a RunningIndex at a
     generation, besides the jobs placed since (`placed`, by id)."""
@@ -76,17 +75,16 @@ _job_id = attrgetter("request.job_id")
 
 
 def checkout_cluster(
-    state: State, nodes: tuple[Node, ...], running: tuple[RunningJob, ...], index: RunningIndex
-) -> ClusterView:
-    """The cluster state of the nodes with `running` committed, kept in `state` (see fleet_state);
-    hand it back with `checkin_cluster`. `index` indexes `running`: what changed since the last
-    checkout is what it saw change, if it was brought up to date once since (as each cycle does),
-    else the state is built afresh."""
+    kept: KeptCluster | None, nodes: tuple[Node, ...], running: tuple[RunningJob, ...], index: RunningIndex
+) -> KeptCluster:
+    """The cluster state of the nodes with `running` committed (its `cluster`): `kept`, the one handed
+    back by the last cycle's `checkin_cluster`, brought up to date, else one built afresh. `index`
+    indexes `running`: what changed since the last checkout is what it saw change, if it was brought
+    up to date once since (as each cycle does), else the state is built afresh. The caller no longer
+    holds `kept` (a failure before check-in must not leave a half-changed state behind)."""
     from services.scheduler.domain.engine.placement.cluster import ClusterState
     from services.scheduler.domain.engine.placement.workload import ReplicaShape, WorkloadDistribution
 
-    # Checked out: a failure before check-in must not leave a half-changed state behind.
-    kept: _Kept | None = state.pop("kept_cluster", None)
     unique = len(index.job_counts) == len(running)  # else from_snapshot counts every entry
     if (
         kept is None
@@ -101,8 +99,7 @@ def checkout_cluster(
         shapes: ShapeCounts = {}
         for request, _ in current.values():
             _count(shapes, ReplicaShape.of(request), request, 1)
-        state["checked_out"] = _Kept(nodes, cluster, current, shapes, index)
-        return cluster
+        return KeptCluster(nodes, cluster, current, shapes, index)
     kept_cluster = kept.cluster
     assert isinstance(kept_cluster, ClusterState)
     cluster = kept_cluster
@@ -138,24 +135,22 @@ def checkout_cluster(
     for (shape, models), replicas in kept.shapes.items():
         workload.add(shape, models, replicas)  # type: ignore[arg-type]
     cluster.workload = workload
-    state["checked_out"] = _Kept(nodes, cluster, kept.committed, kept.shapes, index)
-    return cluster
+    return KeptCluster(nodes, cluster, kept.committed, kept.shapes, index)
 
 
 def checkin_cluster(
-    state: State, cluster: ClusterView, placed: list[tuple[JobRequest, tuple[ReplicaPlacement, ...]]]
-) -> None:
-    """Keep the checked-out cluster for the next cycle. It must hold what ran at checkout plus
-    `placed` (this cycle's Place decisions, most likely running by the next cycle) and nothing else."""
+    kept: KeptCluster, placed: list[tuple[JobRequest, tuple[ReplicaPlacement, ...]]]
+) -> KeptCluster:
+    """The checked-out cluster state, to keep for the next cycle. Its cluster must hold what ran at
+    checkout plus `placed` (this cycle's Place decisions, most likely running by the next cycle) and
+    nothing else."""
     from services.scheduler.domain.engine.placement.workload import ReplicaShape
 
-    kept: _Kept = state.pop("checked_out")
-    assert kept.cluster is cluster
     for request, placements in placed:
         kept.committed[request.job_id] = (request, placements)
         kept.placed.append(request.job_id)
         _count(kept.shapes, ReplicaShape.of(request), request, 1)
-    state["kept_cluster"] = kept
+    return kept
 
 
 def _same(a: object, b: object) -> bool:

@@ -9,6 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The queueing policies a PoolPolicy may name (built by queueing/), with what each does. Named here,
+# with the configuration that names them, so that validating a policy needs nothing of queueing/.
+QUEUEING_POLICIES: dict[str, str] = {
+    "fifo": "first come, first served: jobs in submission order",
+    "priority": "priority classes, highest first; submission order within a class",
+    "drf": "dominant resource fairness among tenants, then their queues (GPUs per flavor, CPU, memory), "
+    "weighted, with decayed historical usage; priority order within a queue",
+    "las": "least attained service (Tiresias): discretised queues by GPU-seconds received so far, "
+    "fewest first; preempts jobs that received more",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class PoolPolicy:
@@ -49,9 +60,6 @@ class PoolPolicy:
     stop_on_budget_exhausted: bool = False
 
     def __post_init__(self) -> None:
-        # Imported here: the registry lives in queueing/, which itself needs this module.
-        from services.scheduler.domain.engine.queueing import QUEUEING_POLICIES
-
         problems: list[str] = []
         if self.queueing not in QUEUEING_POLICIES:
             problems.append(f"queueing {self.queueing!r} is not one of {sorted(QUEUEING_POLICIES)}")

@@ -10,21 +10,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from services.scheduler.domain.engine.admission import budget_gate
-from services.scheduler.domain.engine.fleet_state import State
 from services.scheduler.domain.engine.model import Decision, Node, Preempt, RunningJob, Snapshot, Stop
 from services.scheduler.domain.engine.policy import PoolPolicy
 from services.scheduler.domain.engine.quota import QuotaLedger
-from services.scheduler.domain.engine.running_index import RunningIndex, running_index
+from services.scheduler.domain.engine.running_index import RunningIndex
 from services.scheduler.domain.engine.workspace import Holding
 
 
 class RunningScan:
-    def __init__(self, snapshot: Snapshot, state: State, index: RunningIndex | None = None) -> None:
-        """`index`, when given, must index exactly the snapshot's running jobs (see decide); else the
-        one kept in `state` (see fleet_state) serves."""
+    def __init__(self, snapshot: Snapshot, index: RunningIndex) -> None:
+        """`index` must index exactly the snapshot's running jobs (see decide)."""
         self._snapshot = snapshot
         self.running = snapshot.running
-        self.index = running_index(state, snapshot.running) if index is None else index
+        self.index = index
         self.ids = self.index.job_counts.keys()  # the job ids that run
         self.leaving: dict[str, float] = {}  # job id -> when the GPUs of a job already going come back
         self.lost: set[str] = set()  # jobs on nodes that vanished

@@ -12,11 +12,10 @@ snapshot would give, so decide() stays a function of its snapshot.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from itertools import filterfalse
 from typing import TypeVar
 
-from services.scheduler.domain.engine.fleet_state import State
 from services.scheduler.domain.engine.model import RunningJob
 
 T = TypeVar("T")
@@ -199,13 +198,3 @@ def _bump(counts: dict[str, int], key: str, sign: int) -> None:
         counts[key] = value
     else:
         del counts[key]
-
-
-def running_index(state: State, running: Iterable[RunningJob]) -> RunningIndex:
-    """The index kept in `state` (see fleet_state), brought up to date with `running`."""
-    index: RunningIndex | None = state.pop("running_index", None)  # none left behind by a failure
-    if index is None:
-        index = RunningIndex()
-    index.update(tuple(running))
-    state["running_index"] = index
-    return index

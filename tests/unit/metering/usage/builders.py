@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from services.metering.domain.pricing import PriceBook
-from services.metering.domain.usage_billing import TenantBilling
+from services.metering.invoicing.domain.price_books import PriceBook
+from services.metering.usage.domain.batch_rating import TenantBilling
 from shared.events.ingest import UsageRecorded
 from shared.events.scheduler import AllocationReleased
 

@@ -9,23 +9,27 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
 
-from services.metering.app.usage_ports import WaitingUsage
-from services.metering.app.use_cases import allocation_interval
-from services.metering.domain.billing import BillingInvoice
-from services.metering.domain.billing_engine import price_invoice
-from services.metering.domain.billing_ledger import BillingLedger, LedgerEntry, LedgerKey, PriceBookVersions
-from services.metering.domain.invoice import Invoice, InvoiceStatus, build_invoice
-from services.metering.domain.invoice_conversion import billing_invoice_of
-from services.metering.domain.meters import MeterName
-from services.metering.domain.pricing import PriceBook
-from services.metering.domain.rating import AllocationInterval, Charge, UsageWindow
-from services.metering.domain.usage_billing import TenantBilling, UsageCharge
-from services.metering.domain.usage_windows import GRAINS, Aggregate, CellKey, Cells, Grain, coarsen
+from pricing.meters import MeterName
+from services.metering.invoicing.app.rating import allocation_interval
+from services.metering.invoicing.domain.charge_ledger import (
+    ChargeLedger,
+    LedgerEntry,
+    LedgerKey,
+    PriceBookVersions,
+)
+from services.metering.invoicing.domain.invoice import BillingInvoice, InvoiceStatus
+from services.metering.invoicing.domain.invoice_pricing import price_invoice
+from services.metering.invoicing.domain.price_books import PriceBook
+from services.metering.invoicing.domain.rating import AllocationInterval, Charge, UsageWindow
+from services.metering.usage.app.ports import WaitingUsage
+from services.metering.usage.domain.batch_rating import TenantBilling, UsageCharge
+from services.metering.usage.domain.rollups import GRAINS, Aggregate, CellKey, Cells, Grain, coarsen
 from shared.events.base import Event
 from shared.events.ingest import UsageRecorded
 from shared.events.metering import UsageRated
 from shared.events.scheduler import AllocationReleased
-from tests.unit.metering.fake_store import FakeMeteringStore
+from tests.unit.metering.invoicing.builders import empty_invoice
+from tests.unit.metering.invoicing.fake_store import FakeMeteringStore
 
 # tenant, billed period, usage period, price-book version, project, meter
 ChargeKey = tuple[str, str, str, datetime, str, str]
@@ -120,7 +124,7 @@ class FakeLedgerHarness:
         for book in tenant.books:
             await self.store.add_price_book(uuid4(), book)
         for period in tenant.finalized:
-            invoice = build_invoice(tenant.tenant_id, period, tenant.currency, [], InvoiceStatus.FINALIZED)
+            invoice = empty_invoice(tenant.tenant_id, period, tenant.currency, InvoiceStatus.FINALIZED)
             await self.store.save_invoice(invoice, datetime(2026, 1, 1))
 
     async def cells(self, grain: Grain) -> dict[CellKey, CellValues]:
@@ -150,6 +154,11 @@ class FakeLedgerHarness:
 
     def raw_billing(self) -> FakeRawBilling:
         return FakeRawBilling(self.ledger, self.store)
+
+    async def rated_charges(self, tenant_id: str, period: str) -> list[Charge]:
+        """The charges of the rated allocations billed in the period."""
+        items = self.store.items
+        return [c for i in items if (i.tenant_id, i.period) == (tenant_id, period) for c in i.charges]
 
 
 @dataclass
@@ -185,24 +194,12 @@ class FakeRawBilling:
             if (e.tenant_id, p) == (tenant_id, period)
         ]
 
-    async def kept_charges(self, tenant_id: str, period: str) -> Sequence[Charge]:
-        usage = [
-            Charge(project, MeterName(meter), quantity, price, priced_at)
-            for (tenant, billed, _, _, project, meter), (
-                quantity,
-                priced_at,
-                price,
-            ) in self.ledger.charges.items()
-            if (tenant, billed) == (tenant_id, period)
-        ]
-        return [*await self.store.charges(tenant_id, period), *usage]
-
     async def kept_invoice(self, tenant_id: str, period: str) -> BillingInvoice:
-        """The finalized invoice, or the draft as metering prices it (billing_sources.py): from the kept
-        allocations and the summed usage, the billing ledger's entries."""
+        """The finalized invoice, or the draft as metering prices it (ledger_sources.py): from the kept
+        allocations and the summed usage, the charge ledger's entries."""
         held = self.store.invoices.get((tenant_id, period))
         if held is not None and held.status is InvoiceStatus.FINALIZED:
-            return billing_invoice_of(held) if isinstance(held, Invoice) else held
+            return held
         currency = await self.currency(tenant_id) or "USD"
         versions = PriceBookVersions(tenant_id, await self.price_books(tenant_id))
         entries = list(await self.store.ledger_entries(tenant_id, period, versions))
@@ -215,11 +212,7 @@ class FakeRawBilling:
             ) in self.ledger.charges.items()
             if tenant == tenant_id and quantity
         ]
-        return price_invoice(BillingLedger.from_entries(versions, entries), period, currency)
-
-    async def finalized_invoice(self, tenant_id: str, period: str) -> Invoice | None:
-        invoice = self.store.invoices.get((tenant_id, period))
-        return invoice if invoice and invoice.status is InvoiceStatus.FINALIZED else None
+        return price_invoice(ChargeLedger.from_entries(versions, entries), period, currency)
 
 
 def _window(record: UsageRecorded) -> UsageWindow:

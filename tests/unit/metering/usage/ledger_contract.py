@@ -12,12 +12,17 @@ from typing import Any
 
 import pytest
 
-from services.metering.app.invoice_rebuild import rebuild_invoices
-from services.metering.app.usage import UsageBatchResult, record_allocation, record_usage, retry_waiting_usage
 from services.metering.domain.errors import NoPriceForModel, PriceBookNotYetKnown
-from services.metering.domain.usage_checks import UsageLimits, UsageRejected
-from services.metering.domain.usage_meters import UsageMeter, record_readings
-from services.metering.domain.usage_windows import GRAINS, Grain, roll_up
+from services.metering.invoicing.app.rebuild import rebuild_invoices
+from services.metering.usage.app.use_cases import (
+    UsageBatchResult,
+    record_allocation,
+    record_usage,
+    retry_waiting_usage,
+)
+from services.metering.usage.domain.checks import UsageLimits, UsageRejected
+from services.metering.usage.domain.readings import UsageMeter, record_readings
+from services.metering.usage.domain.rollups import GRAINS, Grain, roll_up
 from tests.unit.metering.usage.builders import T0, billing, book, inference, released, sample
 
 NOW = T0 + timedelta(minutes=10)
@@ -245,7 +250,7 @@ class UsageLedgerContract:
         assert day == {("acme", T0.replace(hour=0), "p1", UsageMeter.GPU_SECONDS, "H100"): (
             Decimal(7200), 1, Decimal(7200), Decimal(7200), T0
         )}  # fmt: skip
-        (charge,) = await harness.store.charges("acme", MARCH)
+        (charge,) = await harness.rated_charges("acme", MARCH)
         assert (charge.base_quantity, charge.unit_price) == (Decimal(7200), Decimal("2.50"))
 
     async def test_a_release_from_the_future_is_refused(self, harness: Any) -> None:
@@ -302,7 +307,7 @@ class UsageLedgerContract:
         assert march.raw_events == len(samples) + len(calls) + 2
         # Energy: 3 kWh x 0.20 (windows that start before T0) + 1 kWh x 0.30 = 0.90; requests: 11 x 0.01;
         # 48 tokens: 0.00; GPU: ceil(5400.2) x 3 GPU-seconds = 4.50083 GPU-hours x 2.50 = 11.25.
-        # February's late 5 requests are an adjustment line of March (billing.py rule 3).
+        # February's late 5 requests are an adjustment line of March (invoice.py rule 3).
         amounts = {line.meter: line.amount for line in march.rebuilt.lines}
         assert amounts == {
             "energy_kwh": Decimal("0.90"), "requests": Decimal("0.06"), "tokens_1k": Decimal("0.00"),

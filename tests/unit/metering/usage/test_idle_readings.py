@@ -1,4 +1,4 @@
-"""Idle GPU time is metered (usage_meters.py rule 1): an agent's sample of a GPU no allocation held
+"""Idle GPU time is metered (readings.py rule 1): an agent's sample of a GPU no allocation held
 (tenant "_fleet") reads its window as gpu_seconds, the fleet's idle capacity; a tenant's sample does not
 (its GPU-seconds come from its allocation, billed at release)."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from services.metering.domain.usage_meters import Reading, UsageMeter, record_readings
+from services.metering.usage.domain.readings import Reading, UsageMeter, record_readings
 from tests.unit.metering.usage.builders import T0, inference, sample
 
 

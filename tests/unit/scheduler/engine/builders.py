@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.scheduler.domain.engine import PoolPolicy, decide
+from services.scheduler.domain.engine import EngineCache, PoolPolicy, decide
 from services.scheduler.domain.engine.model import (
     Decisions,
     Dependency,
@@ -112,10 +112,16 @@ def snapshot(
     )
 
 
-def run_cycle(snap: Snapshot, **policy: object) -> Decisions:
-    """decide() with the pool policy's defaults, first-fit placement unless the test says otherwise."""
+# The engine's cache, carried from one scenario's cycle to the next as a live pool carries its own:
+# the scenarios exercise what the engine keeps between cycles (one on another fleet finds it reset).
+SHARED_CACHE = EngineCache()
+
+
+def run_cycle(snap: Snapshot, cache: EngineCache | None = None, **policy: object) -> Decisions:
+    """decide() with the pool policy's defaults, first-fit placement unless the test says otherwise,
+    with `cache` (else the shared one)."""
     policy.setdefault("placement", "first_fit")
-    return decide(snap, PoolPolicy(**policy))  # type: ignore[arg-type]
+    return decide(snap, PoolPolicy(**policy), cache=SHARED_CACHE if cache is None else cache)  # type: ignore[arg-type]
 
 
 def placed_ids(decisions: Decisions) -> list[str]:

@@ -1,11 +1,9 @@
 """decide() as a function: the same snapshot gives the same decisions whatever ran before it, a
 caller's cluster is left with exactly the Place decisions, unknown policies are named."""
 
-import threading
-
 import pytest
 
-from services.scheduler.domain.engine import PoolPolicy, decide
+from services.scheduler.domain.engine import EngineCache, PoolPolicy, decide
 from services.scheduler.domain.engine.model import Decisions, Place
 from services.scheduler.domain.engine.placement import PLACEMENT_POLICIES, ClusterState
 from tests.unit.scheduler.engine.builders import NOW, job, nodes, run_cycle, running, snapshot
@@ -25,13 +23,9 @@ def busy_fleet_snapshot(first: int):
     return snapshot(nodes(4), pending, run)
 
 
-def in_fresh_thread(snap) -> Decisions:
-    """Decisions from a thread with no state kept from earlier cycles."""
-    result: list[Decisions] = []
-    worker = threading.Thread(target=lambda: result.append(run_cycle(snap)))
-    worker.start()
-    worker.join()
-    return result[0]
+def with_a_fresh_cache(snap) -> Decisions:
+    """Decisions with nothing kept from earlier cycles."""
+    return run_cycle(snap, cache=EngineCache())
 
 
 def test_decisions_do_not_depend_on_earlier_cycles():
@@ -39,7 +33,7 @@ def test_decisions_do_not_depend_on_earlier_cycles():
     before = run_cycle(first)
     run_cycle(second)
     assert run_cycle(first) == before
-    assert run_cycle(second) == in_fresh_thread(second)
+    assert run_cycle(second) == with_a_fresh_cache(second)
 
 
 def test_a_callers_cluster_keeps_only_the_place_decisions():

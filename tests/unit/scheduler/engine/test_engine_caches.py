@@ -3,11 +3,10 @@
 The running-job index (kept by identity, or by a caller job by job), the per-request gate memo, the
 Holds handed out again and the fast sorts: each against the plain computation."""
 
-import gc
 import random
-import threading
 from dataclasses import replace
 
+from services.scheduler.domain.engine import EngineCache
 from services.scheduler.domain.engine.model import Decisions, HoldKind, RunningJob, Stop
 from services.scheduler.domain.engine.queueing.base import (
     _by_priority,
@@ -16,7 +15,6 @@ from services.scheduler.domain.engine.queueing.base import (
     priority_key,
 )
 from services.scheduler.domain.engine.running_index import RunningIndex
-from services.scheduler.sim.heap import calm_collector
 from tests.unit.scheduler.engine.builders import NOW, hold_of, job, nodes, queue, run_cycle, running, snapshot
 
 
@@ -103,7 +101,7 @@ def test_gates_follow_the_queues_of_each_snapshot():
     assert [d.job_id for d in free.items if d.job_id in ("a", "b")] == ["a", "b"]
     limited = snapshot(nodes(1), pending, queues=(queue("p1", nominal=0),))
     assert hold_of(run_cycle(limited), "a").kind is HoldKind.QUOTA
-    assert run_cycle(limited) == in_fresh_thread(limited)
+    assert run_cycle(limited) == with_a_fresh_cache(limited)
 
 
 def test_a_hold_is_made_again_only_when_its_reason_changes():
@@ -115,15 +113,15 @@ def test_a_hold_is_made_again_only_when_its_reason_changes():
     assert hold_of(run_cycle(tighter), "waits").kind is HoldKind.QUOTA
 
 
-def test_pools_decided_in_turn_on_one_thread_keep_apart():
+def test_pools_decided_in_turn_with_one_cache_keep_apart():
     # Two fleets (as a scheduler deciding two pools in turn): each cycle's decisions are those of a
-    # thread that never saw the other fleet.
+    # cache that never saw the other fleet.
     first = snapshot(nodes(2), [job("a", gpus=8), job("b", gpus=4, submitted_at=1)])
     second = snapshot(
         nodes(3, prefix="m"), [job("c", gpus=2)], [running(job("r", gpus=8, max_runtime_s=60), "m0")]
     )
     for snap in (first, second, first, second):
-        assert run_cycle(snap) == in_fresh_thread(snap)
+        assert run_cycle(snap) == with_a_fresh_cache(snap)
 
 
 def test_the_fast_sorts_give_the_key_order():
@@ -140,20 +138,5 @@ def test_the_fast_sorts_give_the_key_order():
     assert _by_priority(jobs) == sorted(jobs, key=priority_key)
 
 
-def test_the_calm_collector_is_undone_on_exit():
-    # Start unfrozen, as a process that never froze anything (an earlier test in this process may have).
-    gc.unfreeze()
-    thresholds = gc.get_threshold()
-    with calm_collector(young_threshold=12_345):
-        assert gc.get_threshold()[0] == 12_345
-        assert gc.get_freeze_count() > 0
-    assert gc.get_threshold() == thresholds
-    assert gc.get_freeze_count() == 0
-
-
-def in_fresh_thread(snap) -> Decisions:
-    result: list[Decisions] = []
-    worker = threading.Thread(target=lambda: result.append(run_cycle(snap)))
-    worker.start()
-    worker.join()
-    return result[0]
+def with_a_fresh_cache(snap) -> Decisions:
+    return run_cycle(snap, cache=EngineCache())

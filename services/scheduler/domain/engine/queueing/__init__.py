@@ -7,17 +7,9 @@ every admission back to the order before asking for the next job.
 
 from __future__ import annotations
 
+from services.scheduler.domain.engine.policy import QUEUEING_POLICIES
 from services.scheduler.domain.engine.queueing.base import JobOrder, Rank, RankFn
 from services.scheduler.domain.engine.queueing.build import build_order, priority_rank, rank_function
-
-QUEUEING_POLICIES: dict[str, str] = {
-    "fifo": "first come, first served: jobs in submission order",
-    "priority": "priority classes, highest first; submission order within a class",
-    "drf": "dominant resource fairness among tenants, then their queues (GPUs per flavor, CPU, memory), "
-    "weighted, with decayed historical usage; priority order within a queue",
-    "las": "least attained service (Tiresias): discretised queues by GPU-seconds received so far, "
-    "fewest first; preempts jobs that received more",
-}
 
 __all__ = [
     "QUEUEING_POLICIES",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from services.scheduler.domain.engine.flavors import fleet_flavors
+from services.scheduler.domain.engine.flavors import FleetFlavors
 from services.scheduler.domain.engine.model import JobRequest, RunningJob, Snapshot
 from services.scheduler.domain.engine.policy import PoolPolicy
 from services.scheduler.domain.engine.queueing.base import (
@@ -39,7 +39,7 @@ def build_order(
         return DrfOrder(
             eligible,
             held if held is not None else held_by(snapshot.running),
-            capacity=capacity if capacity is not None else fleet_flavors(snapshot.nodes).capacity(),
+            capacity=capacity if capacity is not None else FleetFlavors(snapshot.nodes).capacity(),
             queue_weights={q.queue_id: q.weight for q in snapshot.queues},
             queue_tenants={q.queue_id: q.tenant_id for q in snapshot.queues},
             tenant_weights=dict(policy.tenant_weights),

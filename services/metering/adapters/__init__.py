@@ -1,1 +1,0 @@
-"""Metering adapters: bus consumers, the PostgreSQL store, the invoice publisher, migrations."""

@@ -1,1 +1,0 @@
-"""Metering's internal HTTP API (usage queries), served inside the ServiceHost."""

@@ -1,1 +1,0 @@
-"""Metering use cases: they take ports (app/ports.py), never adapters."""

@@ -1,0 +1,1 @@
+"""Budgets: PostgreSQL, HTTP and the other edges."""

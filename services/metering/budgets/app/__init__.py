@@ -1,0 +1,1 @@
+"""Budgets: use cases and the ports they work through."""

@@ -1,0 +1,1 @@
+"""Chargeback and showback: what each project's GPU use cost the fleet, idle GPUs included."""

@@ -1,0 +1,1 @@
+"""Chargeback: PostgreSQL, HTTP and the other edges."""

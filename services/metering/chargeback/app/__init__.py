@@ -1,0 +1,1 @@
+"""Chargeback: use cases and the ports they work through."""

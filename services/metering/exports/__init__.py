@@ -1,0 +1,1 @@
+"""Exports: invoices as JSON / CSV and as FinOps FOCUS rows."""

@@ -1,0 +1,1 @@
+"""Exports: PostgreSQL, HTTP and the other edges."""

@@ -1,0 +1,1 @@
+"""Invoicing: PostgreSQL, HTTP and the other edges."""

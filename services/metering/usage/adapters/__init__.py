@@ -1,0 +1,1 @@
+"""Usage: PostgreSQL, HTTP and the other edges."""

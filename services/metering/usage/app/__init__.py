@@ -1,0 +1,1 @@
+"""Usage: use cases and the ports they work through."""

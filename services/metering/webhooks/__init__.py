@@ -1,0 +1,1 @@
+"""Webhooks: tenants' endpoints, signed deliveries of billing events with retries, and the webhooks API."""

@@ -1,0 +1,1 @@
+"""Webhooks: PostgreSQL, HTTP and the other edges."""

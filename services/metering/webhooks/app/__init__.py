@@ -1,0 +1,1 @@
+"""Webhooks: use cases and the ports they work through."""

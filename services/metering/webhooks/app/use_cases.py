@@ -1,0 +1,105 @@
+"""Webhook use cases: keep tenants' endpoints, queue a delivery of each billing event to each endpoint
+that subscribed to it, sign and send deliveries, and log every attempt (rules in domain/rules.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from services.metering.platform.outbox import EventOutbox
+from services.metering.webhooks.app.ports import AttemptResult, DueDelivery, WebhookEndpoint, WebhookStore
+from services.metering.webhooks.domain.rules import (
+    SIGNATURE_HEADER,
+    DeliveryStatus,
+    InvalidWebhook,
+    RetryPolicy,
+    endpoint_problems,
+    is_delivered,
+    signature_header,
+    subscribes,
+)
+from shared.events.base import CE_STRUCTURED_CONTENT_TYPE, Event
+from shared.events.gateway import WebhookEndpointRemoved, WebhookEndpointSet
+from shared.events.metering import BILLING_EVENTS, WebhookDeliveryFailed
+
+BILLING_EVENT_TYPES = tuple(event_type.TYPE for event_type in BILLING_EVENTS)
+USER_AGENT = "aifactory-webhooks/1"
+
+
+async def record_endpoint(store: WebhookStore, event: WebhookEndpointSet) -> None:
+    problems = endpoint_problems(event.url, event.secret, event.event_types, BILLING_EVENT_TYPES)
+    if problems:
+        raise InvalidWebhook(f"webhook endpoint {event.endpoint_id}: " + "; ".join(problems))
+    endpoint = WebhookEndpoint(
+        endpoint_id=event.endpoint_id,
+        tenant_id=event.tenant_id,
+        url=event.url,
+        secret=event.secret,
+        event_types=tuple(sorted(set(event.event_types))),
+        active=True,
+        set_at=event.occurred_at,
+    )
+    await store.save_endpoint(endpoint)  # unless a later setting is kept already
+
+
+async def remove_endpoint(store: WebhookStore, event: WebhookEndpointRemoved) -> None:
+    await store.deactivate_endpoint(event.tenant_id, event.endpoint_id, event.occurred_at)
+
+
+async def enqueue_billing_event(store: WebhookStore, event: Event, now: datetime) -> int:
+    """A pending delivery of the event to each of its tenant's endpoints that subscribed to its type."""
+    if event.tenant_id is None:
+        return 0
+    body = event.structured()
+    queued = 0
+    for endpoint in await store.subscribers(event.tenant_id):
+        if subscribes(endpoint.event_types, event.TYPE) and await store.add_delivery(
+            endpoint, event.event_id, event.TYPE, body, now
+        ):
+            queued += 1
+    return queued
+
+
+def delivery_headers(delivery: DueDelivery, timestamp: int) -> dict[str, str]:
+    """Signed afresh at each attempt, over the exact body sent."""
+    return {
+        "Content-Type": CE_STRUCTURED_CONTENT_TYPE,
+        "Webhook-Id": str(delivery.event_id),
+        SIGNATURE_HEADER: signature_header(delivery.secret, timestamp, delivery.body),
+        "User-Agent": USER_AGENT,
+    }
+
+
+async def record_outcome(
+    store: WebhookStore,
+    outbox: EventOutbox,
+    delivery: DueDelivery,
+    result: AttemptResult,
+    now: datetime,
+    policy: RetryPolicy,
+    random_fraction: float,
+) -> DeliveryStatus:
+    """Log the attempt; schedule the next one with backoff, or give up after the last (announced)."""
+    next_attempt_at = None
+    if is_delivered(result.status_code):
+        status = DeliveryStatus.DELIVERED
+    else:
+        delay_s = policy.delay_after(delivery.attempt, random_fraction)
+        status = DeliveryStatus.FAILED if delay_s is None else DeliveryStatus.PENDING
+        if delay_s is not None:
+            next_attempt_at = now + timedelta(seconds=delay_s)
+    recorded = await store.record_attempt(delivery, result, now, status, next_attempt_at)
+    if recorded and status is DeliveryStatus.FAILED:
+        await outbox.emit(
+            WebhookDeliveryFailed(
+                occurred_at=now,
+                tenant_id=delivery.tenant_id,
+                endpoint_id=delivery.endpoint_id,
+                delivery_id=delivery.delivery_id,
+                delivered_event_id=str(delivery.event_id),
+                delivered_event_type=delivery.event_type,
+                attempts=delivery.attempt,
+                last_error=result.error or f"HTTP {result.status_code}",
+            )
+        )
+    return status

@@ -1,0 +1,1 @@
+"""Webhooks: pure rules: no I/O, no clock reads, no framework (an import-linter contract keeps it so)."""

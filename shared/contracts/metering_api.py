@@ -1,0 +1,166 @@
+"""Metering's internal HTTP API: its paths and the bodies of its answers, one definition that metering's
+routes serve and the gateway's client reads (the gateway never imports metering).
+
+Internal: the gateway calls it on behalf of a tenant it authenticated and passes that tenant's id as
+`tenant_id`; amounts and quantities are exact decimal strings on the wire.
+
+GET /v1/usage?tenant_id=T&start=2026-11-01&end=2026-12-01[&grain=day|hour|minute]
+              [&group_by=project,gpu_model][&meter=gpu_seconds&meter=energy_j...][&project_id=P]
+  200 UsageReport; 400 invalid_usage_query / 422 invalid_request: problem+json naming each parameter.
+GET /v1/budgets?tenant_id=T[&period=YYYY-MM]     200 TenantBudgets (default: the current period)
+GET /v1/webhooks?tenant_id=T                     200 TenantWebhooks (never the secrets)
+GET /v1/webhooks/deliveries?tenant_id=T[&endpoint_id=E][&limit=50]   200 TenantDeliveries, newest first
+GET /v1/chargeback?period=YYYY-MM[&idle=shared|separate_line][&tenant_id=T]   200 ChargebackReport
+GET /v1/invoices/{invoice_id}/export?tenant_id=T&format=json|csv   200 the file; 404 not the tenant's
+GET /v1/focus?tenant_id=T&period=YYYY-MM         200 FinOps FOCUS 1.2 CSV
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from pricing.budgets import OnExhaustion
+
+USAGE_PATH = "/v1/usage"
+BUDGETS_PATH = "/v1/budgets"
+WEBHOOKS_PATH = "/v1/webhooks"
+DELIVERIES_PATH = "/v1/webhooks/deliveries"
+CHARGEBACK_PATH = "/v1/chargeback"
+INVOICE_EXPORT_PATH = "/v1/invoices/{invoice_id}/export"
+FOCUS_PATH = "/v1/focus"
+
+MAX_DELIVERIES = 500
+IdleMode = Literal["shared", "separate_line"]
+ExportFormat = Literal["json", "csv"]
+
+
+class UsageRow(BaseModel):
+    window_start: datetime = Field(description="the start of the day (or hour, minute) in UTC")
+    project_id: str | None = Field(description="null unless grouped by project")
+    gpu_model: str | None = Field(description="null unless grouped by gpu_model; '' for usage of no GPU")
+    meter: str
+    unit: str
+    sum: Decimal
+    count: int = Field(description="how many records were summed")
+    max: Decimal
+    latest: Decimal
+    latest_at: datetime
+
+
+class UsageReport(BaseModel):
+    tenant_id: str
+    grain: str
+    start: date
+    end: date
+    group_by: list[str]
+    rows: list[UsageRow]
+
+
+class BudgetStatus(BaseModel):
+    """A budget as set, with its period's spend and the forecast of the period's end spend."""
+
+    budget_id: str
+    project_id: str | None
+    amount: Decimal
+    currency: str
+    thresholds_percent: list[Decimal]
+    hard_cap: bool
+    on_exhaustion: OnExhaustion
+    set_at: datetime
+    spend: Decimal = Field(description="the period's spend so far")
+    spend_as_of: datetime | None = Field(description="when the invoice the spend was read off was built")
+    forecast_spend: Decimal = Field(description="the period's end spend at the burn rate so far")
+    forecast_percent: Decimal
+    thresholds_crossed: list[Decimal]
+    exhausted: bool
+
+
+class TenantBudgets(BaseModel):
+    tenant_id: str
+    period: str
+    items: list[BudgetStatus]
+
+
+class WebhookEndpoint(BaseModel):
+    endpoint_id: str
+    url: str
+    event_types: list[str]
+    active: bool
+    set_at: datetime
+
+
+class TenantWebhooks(BaseModel):
+    tenant_id: str
+    items: list[WebhookEndpoint]
+
+
+class DeliveryAttempt(BaseModel):
+    attempt: int
+    attempted_at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+    next_retry_at: datetime | None
+
+
+class Delivery(BaseModel):
+    delivery_id: int
+    endpoint_id: str
+    event_id: UUID
+    event_type: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    finished_at: datetime | None
+    attempt_log: list[DeliveryAttempt]
+
+
+class TenantDeliveries(BaseModel):
+    tenant_id: str
+    items: list[Delivery]
+
+
+class ChargebackLine(BaseModel):
+    tenant_id: str
+    project_id: str
+    gpu_model: str
+    used_gpu_seconds: Decimal = Field(description="the project's allocated GPU-seconds on this model")
+    usage_cost: Decimal = Field(description="used GPU-seconds at the fleet rate, rounded once")
+    idle_share: Decimal = Field(description="its share of the model's idle cost (shared mode), else 0")
+    total: Decimal
+
+
+class ModelSummary(BaseModel):
+    gpu_model: str
+    gpu_hour_rate: Decimal
+    capacity_gpu_seconds: Decimal = Field(description="used + idle GPU-seconds metered in the period")
+    used_gpu_seconds: Decimal
+    idle_gpu_seconds: Decimal
+    idle_cost: Decimal
+    idle_line: Decimal = Field(description="the idle cost on its own line (all of it unless shared out)")
+
+
+class UnratedUsage(BaseModel):
+    gpu_model: str = Field(description="a GPU model the operator set no fleet rate for: not priced")
+    used_gpu_seconds: Decimal
+    idle_gpu_seconds: Decimal | None = Field(default=None, description="the fleet's view only")
+
+
+class ChargebackReport(BaseModel):
+    """What only one view has is None there, and left out of the JSON (response_model_exclude_none)."""
+
+    scope: Literal["fleet", "tenant"]
+    period: str
+    currency: str
+    idle: IdleMode = Field(description="shared or separate_line")
+    tenant_id: str | None = Field(default=None, description="the tenant's view only")
+    models: list[ModelSummary] | None = Field(default=None, description="the fleet's view only")
+    lines: list[ChargebackLine]
+    unrated: list[UnratedUsage]
+    total: Decimal
