@@ -22,15 +22,12 @@ from services.gateway.domain.billing_controls import (
     budget_id_for,
     generate_webhook_secret,
     new_endpoint_id,
-    webhook_errors,
 )
 from services.gateway.domain.errors import GatewayError, InvalidInput, NotFound, refuse
 from shared.clock import Clock
 from shared.contracts.metering_api import BudgetStatus, TenantBudgets, TenantDeliveries, TenantWebhooks
+from shared.contracts.webhook_endpoints import endpoint_problems
 from shared.events.gateway import BudgetSet, WebhookEndpointRemoved, WebhookEndpointSet
-from shared.events.metering import BILLING_EVENTS
-
-BILLING_EVENT_TYPES = tuple(event_type.TYPE for event_type in BILLING_EVENTS)
 
 
 class MeteringUnavailable(GatewayError):
@@ -139,9 +136,7 @@ class BillingControls:
         require_tenant_access(principal, command.tenant_id, "tenant", command.tenant_id)
         require_role(principal, Role.ADMIN)
         secret = command.secret if command.secret is not None else generate_webhook_secret()
-        errors = webhook_errors(command.url, secret, command.event_types, BILLING_EVENT_TYPES)
-        if errors:
-            raise InvalidInput(errors)
+        refuse(endpoint_problems(command.url, secret, command.event_types))
         async with self._store.transaction() as uow:
             if await uow.tenants.get(command.tenant_id) is None:
                 raise NotFound("tenant", command.tenant_id)

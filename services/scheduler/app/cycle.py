@@ -1,8 +1,8 @@
 """One scheduling cycle in one fenced transaction: settle what happened, then decide and act.
 
-Deciding follows DESIGN.md section 4: load the live state, turn each pool's part of it into the policy
-engine's immutable snapshot, let the engine decide (a pure function of the snapshot and the pool's
-policy; see domain/pools.py), then apply its decisions: stops and preemptions, placements, and pending
+Deciding follows "decide, then act" (docs/architecture.md): load the live state, turn each pool's part
+of it into the policy engine's immutable snapshot, let the engine decide (a pure function of the
+snapshot and the pool's policy; see domain/pools.py), then apply its decisions: stops and preemptions, placements, and pending
 jobs' reasons, with their events.
 """
 

@@ -243,7 +243,7 @@ async def test_each_billing_event_is_queued_once_per_subscribed_endpoint() -> No
     store = Webhooks()
     await record_endpoint(store, endpoint_set("all", []))
     await record_endpoint(store, endpoint_set("exhausted_only", [BudgetExhausted.TYPE]))
-    with pytest.raises(InvalidWebhook, match="unknown event types metering.v1.invoice.updated"):
+    with pytest.raises(InvalidWebhook, match="'metering.v1.invoice.updated' is not a billing event type"):
         await record_endpoint(store, endpoint_set("bad", ["metering.v1.invoice.updated"]))
 
     crossed = BudgetThresholdCrossed(

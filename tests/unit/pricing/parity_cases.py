@@ -2,8 +2,8 @@
 accept the valid ones and both refuse the others (test_gateway_metering_parity.py runs it through both).
 
 Each case is a rule's input as the gateway receives it and as metering receives it in the gateway's event:
-a tenant's currency (TenantCreated), a price book (PriceBookSet), a budget (BudgetSet) or a credit grant
-(CreditGranted), for a tenant billed in `tenant_currency`.
+a tenant's currency (TenantCreated), a price book (PriceBookSet), a budget (BudgetSet), a credit grant
+(CreditGranted) or a webhook endpoint (WebhookEndpointSet), for a tenant billed in `tenant_currency`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Rule = Literal["currency", "price_book", "budget", "credit"]
+Rule = Literal["currency", "price_book", "budget", "credit", "webhook"]
 
 
 @dataclass(frozen=True)
@@ -166,4 +166,39 @@ CREDITS = [
     Case("JPY with decimals", "credit", False, {"amount": "1.5"}, tenant_currency="JPY"),
 ]
 
-CASES = CURRENCIES + PRICE_BOOKS + BUDGETS + CREDITS
+SECRET = "s" * 32
+
+
+def _endpoint(**terms: Any) -> dict[str, Any]:
+    return {"url": "https://billing.example/hooks", "secret": SECRET, "event_types": []} | terms
+
+
+# Before shared/contracts/webhook_endpoints.py, metering took URLs over 2,000 characters and secrets over 200.
+WEBHOOKS = [
+    Case("an https endpoint for every event", "webhook", True, _endpoint()),
+    Case(
+        "an http endpoint for two events",
+        "webhook",
+        True,
+        _endpoint(
+            url="http://billing.example:8080/in",
+            event_types=["metering.v1.invoice.finalized", "metering.v1.budget.exhausted"],
+        ),
+    ),
+    Case("a secret of 16 characters", "webhook", True, _endpoint(secret="s" * 16)),
+    Case("a secret of 200 characters", "webhook", True, _endpoint(secret="s" * 200)),
+    Case("an ftp URL", "webhook", False, _endpoint(url="ftp://billing.example/hooks")),
+    Case("a URL without a host", "webhook", False, _endpoint(url="https:///hooks")),
+    Case("a URL of 2,001 characters", "webhook", False, _endpoint(url="https://b.example/" + "x" * 1983)),
+    Case("a secret of 15 characters", "webhook", False, _endpoint(secret="s" * 15)),
+    Case("a secret of 201 characters", "webhook", False, _endpoint(secret="s" * 201)),
+    Case("an unknown event type", "webhook", False, _endpoint(event_types=["metering.v1.nope"])),
+    Case(
+        "draft snapshots are no billing event",
+        "webhook",
+        False,
+        _endpoint(event_types=["metering.v1.invoice.updated"]),
+    ),
+]
+
+CASES = CURRENCIES + PRICE_BOOKS + BUDGETS + CREDITS + WEBHOOKS

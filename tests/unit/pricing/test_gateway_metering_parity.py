@@ -11,11 +11,12 @@ import pytest
 
 from services.gateway.app.administration import CreateTenant, SetPriceBook
 from services.gateway.app.billing_and_fleet import GrantCredit
-from services.gateway.app.billing_controls import SetBudget
+from services.gateway.app.billing_controls import RegisterWebhook, SetBudget
 from services.gateway.domain.errors import InvalidInput
 from services.metering.budgets.app.use_cases import record_budget
 from services.metering.domain.errors import REFUSED_INPUT
 from services.metering.invoicing.app import invoices, rating
+from services.metering.webhooks.app.use_cases import record_endpoint
 from shared.events.gateway import (
     BudgetSet,
     CommitmentSpec,
@@ -23,10 +24,11 @@ from shared.events.gateway import (
     PriceBookSet,
     PricePlanSpec,
     TenantCreated,
+    WebhookEndpointSet,
 )
 from tests.unit.gateway.test_use_cases import OPERATOR, World
 from tests.unit.metering.invoicing.fake_store import FakeMeteringStore
-from tests.unit.metering.test_billing_event_use_cases import Budgets, Outbox
+from tests.unit.metering.test_billing_event_use_cases import Budgets, Outbox, Webhooks
 from tests.unit.pricing.parity_cases import CASES, Case
 
 NOW = datetime(2026, 1, 15, tzinfo=UTC)
@@ -70,6 +72,11 @@ async def gateway_accepts(case: Case) -> bool:
                 await world.cases.billing.grant_credit(
                     OPERATOR, GrantCredit(tenant_id, Decimal(terms["amount"]))
                 )
+            case "webhook":
+                webhook = RegisterWebhook(
+                    tenant_id, terms["url"], terms["secret"], tuple(terms["event_types"])
+                )
+                await world.cases.billing_controls.register_webhook(OPERATOR, webhook)
     except InvalidInput:
         return False
     return True
@@ -92,6 +99,8 @@ def metering_events(case: Case) -> list[Any]:
             event = BudgetSet.model_validate(common | defaults | terms)
         case "credit":
             event = CreditGranted.model_validate(common | {"grant_id": "crd_1"} | terms)
+        case "webhook":
+            event = WebhookEndpointSet(occurred_at=NOW, tenant_id=TENANT, endpoint_id="whk_1", **terms)
     return [tenant, event]
 
 
@@ -110,6 +119,8 @@ async def metering_accepts(case: Case) -> bool:
                     await record_budget(budgets, Outbox(), event, NOW)
                 case CreditGranted():
                     await invoices.grant_credit(store, event)
+                case WebhookEndpointSet():
+                    await record_endpoint(Webhooks(), event)
     except REFUSED_INPUT:
         return False
     return True

@@ -13,23 +13,22 @@ from services.metering.webhooks.domain.rules import (
     DeliveryStatus,
     InvalidWebhook,
     RetryPolicy,
-    endpoint_problems,
     is_delivered,
     signature_header,
     subscribes,
 )
+from shared.contracts.webhook_endpoints import endpoint_problems
 from shared.events.base import CE_STRUCTURED_CONTENT_TYPE, Event
 from shared.events.gateway import WebhookEndpointRemoved, WebhookEndpointSet
-from shared.events.metering import BILLING_EVENTS, WebhookDeliveryFailed
+from shared.events.metering import WebhookDeliveryFailed
 
-BILLING_EVENT_TYPES = tuple(event_type.TYPE for event_type in BILLING_EVENTS)
 USER_AGENT = "aifactory-webhooks/1"
 
 
 async def record_endpoint(store: WebhookStore, event: WebhookEndpointSet) -> None:
-    problems = endpoint_problems(event.url, event.secret, event.event_types, BILLING_EVENT_TYPES)
+    problems = endpoint_problems(event.url, event.secret, event.event_types)
     if problems:
-        raise InvalidWebhook(f"webhook endpoint {event.endpoint_id}: " + "; ".join(problems))
+        raise InvalidWebhook(f"webhook endpoint {event.endpoint_id}: " + "; ".join(map(str, problems)))
     endpoint = WebhookEndpoint(
         endpoint_id=event.endpoint_id,
         tenant_id=event.tenant_id,

@@ -22,13 +22,11 @@ import ipaddress
 from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
-from urllib.parse import urlsplit
 
 from services.metering.domain.errors import RejectedInput
 
 SIGNATURE_HEADER = "Webhook-Signature"
 SIGNATURE_VERSION = "v1"
-MIN_SECRET_LENGTH = 16
 
 
 class InvalidWebhook(RejectedInput):
@@ -91,21 +89,6 @@ def is_delivered(status_code: int | None) -> bool:
 def subscribes(event_types: Collection[str], event_type: str) -> bool:
     """Rule 1: no types subscribes to every billing event."""
     return not event_types or event_type in event_types
-
-
-def endpoint_problems(
-    url: str, secret: str, event_types: Collection[str], known_types: Collection[str]
-) -> list[str]:
-    problems = []
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.append(f"url must be an absolute http(s) URL, got {url!r}")
-    if len(secret) < MIN_SECRET_LENGTH:
-        problems.append(f"secret must have at least {MIN_SECRET_LENGTH} characters")
-    unknown = sorted(set(event_types) - set(known_types))
-    if unknown:
-        problems.append(f"unknown event types {', '.join(unknown)}; known: {', '.join(sorted(known_types))}")
-    return problems
 
 
 def internal_address(address: str) -> str | None:

@@ -1,4 +1,4 @@
-"""One scheduling cycle: a snapshot in, decisions out (DESIGN.md section 4, "decide, then act").
+"""One scheduling cycle: a snapshot in, decisions out ("decide, then act": docs/architecture.md).
 
 Steps:
 1. What runs: stop jobs past their maximum runtime (or whose budget is gone, if the pool says so),

@@ -9,7 +9,6 @@ import pytest
 
 from services.metering.webhooks.domain.rules import (
     RetryPolicy,
-    endpoint_problems,
     internal_address,
     is_delivered,
     signature_header,
@@ -65,14 +64,6 @@ def test_no_types_subscribes_to_every_billing_event() -> None:
     assert subscribes((), "metering.v1.usage.rated")
     assert subscribes(("metering.v1.budget.exhausted",), "metering.v1.budget.exhausted")
     assert not subscribes(("metering.v1.budget.exhausted",), "metering.v1.usage.rated")
-
-
-def test_endpoint_problems_name_each_bad_field() -> None:
-    known = ("metering.v1.usage.rated",)
-    assert endpoint_problems("https://billing.example/hooks", SECRET, known, known) == []
-    problems = endpoint_problems("ftp://x", "short", ["metering.v1.nope"], known)
-    assert len(problems) == 3
-    assert "http(s)" in problems[0] and "16" in problems[1] and "metering.v1.nope" in problems[2]
 
 
 @pytest.mark.parametrize(
