@@ -17,6 +17,14 @@ class GatewayError(Exception):
         super().__init__(f"{status} {problem.get('title', '')}: {problem.get('detail', '')}".strip())
 
 
+class GatewayUnreachable(Exception):
+    """No answer from the gateway at all (refused, timed out, bad address): the URL and why."""
+
+    def __init__(self, base_url: str, cause: httpx.TransportError) -> None:
+        self.base_url = base_url
+        super().__init__(f"cannot reach the gateway at {base_url} ({type(cause).__name__}: {cause})")
+
+
 @dataclass
 class GatewayClient:
     base_url: str
@@ -37,7 +45,10 @@ class GatewayClient:
         return GatewayClient(self.base_url, api_key, self.timeout_s)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._http.request(method, path, **kwargs)
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as error:
+            raise GatewayUnreachable(self.base_url, error) from error
         if response.status_code >= 400:
             try:
                 problem = response.json()
@@ -46,7 +57,15 @@ class GatewayClient:
             raise GatewayError(response.status_code, problem)
         return response.json() if response.content else None
 
+    def _items(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        result = self._call("GET", path, params={k: v for k, v in (params or {}).items() if v is not None})
+        items: list[dict[str, Any]] = result["items"] if isinstance(result, dict) else result
+        return items
+
     # Operator and tenant administration
+    def tenants(self) -> list[dict[str, Any]]:
+        return self._items("/v1/tenants")
+
     def create_tenant(self, name: str, currency: str = "USD") -> dict[str, Any]:
         return self._call("POST", "/v1/tenants", json={"name": name, "currency": currency})
 
@@ -59,15 +78,42 @@ class GatewayClient:
             body["tenant_id"] = tenant_id
         return self._call("POST", "/v1/projects", json=body)
 
+    def projects(self, tenant_id: str | None = None) -> list[dict[str, Any]]:
+        return self._items("/v1/projects", {"tenant_id": tenant_id})
+
     def set_quotas(self, project_id: str, quotas: dict[str, int]) -> Any:
         return self._call("PUT", f"/v1/projects/{project_id}/quotas", json={"quotas": quotas})
+
+    def quotas(self, project_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/projects/{project_id}/quotas")
 
     def set_price_book(self, tenant_id: str, price_book: dict[str, Any]) -> Any:
         return self._call("PUT", f"/v1/tenants/{tenant_id}/price-book", json=price_book)
 
+    def price_book(self, tenant_id: str) -> dict[str, Any]:
+        """The version in force now."""
+        return self._call("GET", f"/v1/tenants/{tenant_id}/price-book")
+
+    # Budgets: `scope` is "projects" or "tenants"
+    def set_budget(self, scope: str, scope_id: str, budget: dict[str, Any]) -> dict[str, Any]:
+        return self._call("PUT", f"/v1/{scope}/{scope_id}/budget", json=budget)
+
+    def budget(self, scope: str, scope_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/{scope}/{scope_id}/budget")
+
+    def budgets(self, tenant_id: str | None = None, period: str | None = None) -> dict[str, Any]:
+        params = {k: v for k, v in {"tenant_id": tenant_id, "period": period}.items() if v is not None}
+        return self._call("GET", "/v1/budgets", params=params)
+
+    # Fleet and usage
     def nodes(self) -> list[dict[str, Any]]:
-        result = self._call("GET", "/v1/nodes")
-        return result["items"] if isinstance(result, dict) else result
+        return self._items("/v1/nodes")
+
+    def usage(self, start: str, end: str, **query: Any) -> dict[str, Any]:
+        """GET /v1/usage from `start` to `end` (YYYY-MM-DD); query: grain, group_by, meter (a list),
+        project_id, tenant_id (operator)."""
+        params = {"from": start, "to": end} | {k: v for k, v in query.items() if v not in (None, [])}
+        return self._call("GET", "/v1/usage", params=params)
 
     # Jobs
     def submit(
@@ -94,10 +140,8 @@ class GatewayClient:
         return self._call("POST", f"/v1/jobs/{job_id}/cancel")
 
     # Invoices
-    def invoices(self, tenant_id: str | None = None) -> list[dict[str, Any]]:
-        params = {"tenant_id": tenant_id} if tenant_id else {}
-        result = self._call("GET", "/v1/invoices", params=params)
-        return result["items"] if isinstance(result, dict) else result
+    def invoices(self, tenant_id: str | None = None, period: str | None = None) -> list[dict[str, Any]]:
+        return self._items("/v1/invoices", {"tenant_id": tenant_id, "period": period})
 
     def finalize_invoice(self, tenant_id: str, period: str) -> Any:
         return self._call("POST", "/v1/invoices/finalize", json={"tenant_id": tenant_id, "period": period})

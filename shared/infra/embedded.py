@@ -77,12 +77,14 @@ class EmbeddedNats:
 class EmbeddedPostgres:
     data_dir: Path
     url: str = ""
+    created: bool = False  # start() initialised the data directory: a new, empty database
     _server: object | None = None
 
     def start(self) -> EmbeddedPostgres:
         import pgserver
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.created = not (self.data_dir / "PG_VERSION").exists()
         # "stop" keeps the data directory for the next start; pgserver shares one server per directory.
         server = pgserver.get_server(str(self.data_dir), cleanup_mode="stop")
         self._server = server

@@ -3,6 +3,8 @@
 It starts nats-server (JetStream) and PostgreSQL under the data directory unless AIFACTORY_NATS_URL /
 AIFACTORY_DATABASE_URL name existing ones, then every service as its own process, then simulated node
 agents. stop() ends them in reverse order and kills any workload an agent left, so nothing stays behind.
+With `first_start_defaults` (what `aifactory up` asks), a factory whose embedded database is new gets a
+default tenant, project, quota and price book (shared/infra/first_start.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ from pathlib import Path
 import httpx
 import psutil
 
+from shared.client.gateway import GatewayClient
 from shared.infra.embedded import EmbeddedNats, EmbeddedPostgres, env_url, free_port
+from shared.infra.first_start import (
+    DEFAULTS_FILE,
+    create_defaults,
+    load_defaults,
+    save_defaults,
+    wait_for_nodes,
+)
 
 Progress = Callable[[str], None]
 
@@ -34,10 +44,13 @@ class FactoryConfig:
     gpu_model: str = "A100"
     gateway_port: int = 8000
     ingest_port: int = 8001
+    metering_port: int = 8002  # metering's internal API, which the gateway reads
     heartbeat_s: float = 2.0
     sample_s: float = 5.0
     node_lost_after_s: float = 15.0
     log_level: str = "INFO"
+    # Create the default tenant, project, quota and price book when the embedded database is new.
+    first_start_defaults: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -108,6 +121,10 @@ class Factory:
     def ingest_url(self) -> str:
         return f"http://127.0.0.1:{self.config.ingest_port}"
 
+    @property
+    def metering_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.metering_port}"
+
     # 1. infrastructure, 2. services, 3. agents, 4. wait until the HTTP edges answer
     def start(self) -> Factory:
         try:
@@ -118,6 +135,7 @@ class Factory:
                 self.start_agent(f"node-{index}")
             self._wait_healthy(f"{self.gateway_url}/healthz", "gateway")
             self._wait_healthy(f"{self.ingest_url}/healthz", "ingest")
+            self._create_first_start_defaults()
         except BaseException:
             self.stop()
             raise
@@ -151,6 +169,26 @@ class Factory:
             self.postgres = EmbeddedPostgres(self.data_dir / "postgres").start()
             self.database_url = self.postgres.url
 
+    def _create_first_start_defaults(self) -> None:
+        """Only on the embedded database's first start: a later one finds them in defaults.env."""
+        if not (self.postgres and self.postgres.created):
+            return
+        (self.data_dir / DEFAULTS_FILE).unlink(missing_ok=True)  # a removed database's defaults
+        if not self.config.first_start_defaults:
+            return
+        self.progress("creating the default tenant, project, quota and example price book")
+        client = GatewayClient(self.gateway_url, self.admin_key)
+        try:
+            wait_for_nodes(client, self.config.agents)  # the quota is on the GPUs they bring
+            defaults = create_defaults(
+                client,
+                gpu_model=self.config.gpu_model,
+                gpus=self.config.agents * self.config.gpus_per_agent,
+            )
+        finally:
+            client.close()
+        save_defaults(self.data_dir, defaults)
+
     def _env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ) | {
             "AIFACTORY_NATS_URL": self.nats_url,
@@ -167,6 +205,9 @@ class Factory:
         env = self._env()
         if name == "gateway":
             env["AIFACTORY_HTTP_PORT"] = str(self.config.gateway_port)
+            env["AIFACTORY_METERING_URL"] = self.metering_url
+        elif name == "metering":
+            env["AIFACTORY_HTTP_PORT"] = str(self.config.metering_port)
         elif name == "ingest":
             env["AIFACTORY_HTTP_PORT"] = str(self.config.ingest_port)
         elif name == "scheduler":
@@ -219,12 +260,17 @@ class Factory:
 
     def _write_connection_file(self) -> None:
         """What client commands need to reach this factory (read by `aifactory submit` and friends)."""
+        entries = {
+            "AIFACTORY_GATEWAY_URL": self.gateway_url,
+            "AIFACTORY_API_KEY": self.admin_key,  # the operator's: client commands act with it
+            "AIFACTORY_INGEST_URL": self.ingest_url,
+            "AIFACTORY_INGEST_TOKEN": self.ingest_token,
+            "AIFACTORY_NATS_URL": self.nats_url,
+        }
+        if self.postgres:  # the defaults live in the embedded database: AIFACTORY_TENANT, _PROJECT...
+            entries |= load_defaults(self.data_dir)
         path = self.data_dir / "connection.env"
-        path.write_text(
-            f"AIFACTORY_GATEWAY_URL={self.gateway_url}\nAIFACTORY_API_KEY={self.admin_key}\n"
-            f"AIFACTORY_INGEST_URL={self.ingest_url}\nAIFACTORY_INGEST_TOKEN={self.ingest_token}\n"
-            f"AIFACTORY_NATS_URL={self.nats_url}\n"
-        )
+        path.write_text("".join(f"{name}={value}\n" for name, value in entries.items()))
         path.chmod(0o600)
 
 
@@ -232,4 +278,5 @@ def pick_ports(config: FactoryConfig) -> FactoryConfig:
     """Free ports for a factory that must not collide with another (tests, benchmarks)."""
     config.gateway_port = free_port()
     config.ingest_port = free_port()
+    config.metering_port = free_port()
     return config

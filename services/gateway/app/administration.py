@@ -20,7 +20,15 @@ from services.gateway.domain.auth import (
     scope_tenant,
 )
 from services.gateway.domain.errors import Conflict, FieldError, InvalidInput, NotFound, field_errors, refuse
-from services.gateway.domain.model import ApiKey, Project, Tenant, new_key_id, new_project_id, new_tenant_id
+from services.gateway.domain.model import (
+    ApiKey,
+    Node,
+    Project,
+    Tenant,
+    new_key_id,
+    new_project_id,
+    new_tenant_id,
+)
 from shared.clock import Clock
 from shared.events.base import Event
 from shared.events.gateway import (
@@ -107,6 +115,11 @@ class Administration:
             )
         return CreatedTenant(tenant, secret.plaintext)
 
+    async def list_tenants(self, principal: Principal) -> list[Tenant]:
+        """The operator: every tenant; a tenant key: its own."""
+        async with self._store.reading() as uow:
+            return await uow.tenants.list(scope_tenant(principal, None))
+
     async def create_key(self, principal: Principal, command: CreateKey) -> CreatedKey:
         require_tenant_access(principal, command.tenant_id, "tenant", command.tenant_id)
         require_role(principal, Role.ADMIN)
@@ -159,6 +172,10 @@ class Administration:
             project = await uow.projects.get(command.project_id)
             if project is None:
                 raise NotFound("project", command.project_id)
+            outside_fleet = _models_outside_fleet(command.quotas, await uow.nodes.list())
+            if outside_fleet:
+                raise InvalidInput(outside_fleet)
+            await uow.quotas.set(project.project_id, command.quotas, now)
             events: list[Event] = [
                 QuotaSet(
                     occurred_at=now,
@@ -171,6 +188,25 @@ class Administration:
             ]
             await uow.emit_all(events)
         return project
+
+    async def quotas(self, principal: Principal, project_id: str) -> tuple[Project, dict[str, int]]:
+        """The project's tenant (any role) or the operator: the GPUs per model last set."""
+        async with self._store.reading() as uow:
+            project = await uow.projects.get(project_id)
+            if project is None:
+                raise NotFound("project", project_id)
+            require_tenant_access(principal, project.tenant_id, "project", project_id)
+            return project, await uow.quotas.of_project(project_id)
+
+    async def price_book(self, principal: Principal, tenant_id: str) -> PriceBookSet:
+        """The tenant (any role) or the operator: the version in force now."""
+        require_tenant_access(principal, tenant_id, "tenant", tenant_id)
+        async with self._store.reading() as uow:
+            await _tenant(uow, tenant_id)
+            version = await uow.price_books.in_force(tenant_id, self._clock.now())
+        if version is None:
+            raise NotFound("price book of tenant", tenant_id)
+        return version
 
     async def set_price_book(self, principal: Principal, command: SetPriceBook) -> PriceBookSet:
         require_operator(principal)
@@ -200,8 +236,25 @@ class Administration:
                 commitments=list(command.commitments),
                 effective_from=command.effective_from,
             )
+            await uow.price_books.add(event)
             await uow.emit(event)
         return event
+
+
+def _models_outside_fleet(quotas: dict[str, int], fleet: list[Node]) -> list[FieldError]:
+    """A quota of GPUs on a model no node has could never be used: most likely a typo. Before any node
+    has reported the fleet is unknown, so nothing is refused; a quota of 0 (none allowed) always stands."""
+    models = sorted({node.gpu_model for node in fleet})
+    if not models:
+        return []
+    return [
+        FieldError(
+            f"quotas.{model}",
+            f"no node in the fleet has {model!r} GPUs (the fleet has {', '.join(models)})",
+        )
+        for model, gpus in sorted(quotas.items())
+        if gpus > 0 and model not in models
+    ]
 
 
 async def _tenant(uow: GatewayUnitOfWork, tenant_id: str) -> Tenant:

@@ -7,17 +7,22 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from services.gateway.domain.model import ApiKey, Invoice, Job, Node, Project, Tenant
 from services.gateway.domain.requests import JobPageCursor
 from shared.events.base import Event
+from shared.events.gateway import PriceBookSet
 from shared.events.jobs import JobState
 
 
 class TenantRepository(Protocol):
     async def add(self, tenant: Tenant) -> None: ...
     async def get(self, tenant_id: str) -> Tenant | None: ...
+    async def list(self, tenant_id: str | None) -> list[Tenant]:
+        """Oldest first; None: every tenant."""
+        ...
 
 
 class ApiKeyRepository(Protocol):
@@ -32,6 +37,23 @@ class ProjectRepository(Protocol):
 
     async def get(self, project_id: str) -> Project | None: ...
     async def list(self, tenant_id: str | None) -> list[Project]: ...
+
+
+class QuotaRepository(Protocol):
+    async def set(self, project_id: str, quotas: dict[str, int], set_at: datetime) -> None:
+        """Each model's GPUs replace what was set for that model; other models keep theirs."""
+        ...
+
+    async def of_project(self, project_id: str) -> dict[str, int]: ...
+
+
+class PriceBookRepository(Protocol):
+    async def add(self, version: PriceBookSet) -> None: ...
+
+    async def in_force(self, tenant_id: str, at: datetime) -> PriceBookSet | None:
+        """The version with the latest effective_from (default: when it was set) at or before `at`;
+        of two from the same instant, the one set last."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -85,6 +107,10 @@ class GatewayUnitOfWork(Protocol):
     def nodes(self) -> NodeRepository: ...
     @property
     def invoices(self) -> InvoiceRepository: ...
+    @property
+    def quotas(self) -> QuotaRepository: ...
+    @property
+    def price_books(self) -> PriceBookRepository: ...
 
     async def emit(self, event: Event) -> None: ...
     async def emit_all(self, events: list[Event]) -> None: ...

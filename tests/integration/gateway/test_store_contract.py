@@ -17,6 +17,7 @@ from services.gateway.domain.requests import JobPageCursor
 from services.gateway.main import MIGRATIONS, SCHEMA
 from shared.db.migrations import migrate
 from shared.db.pool import Database, create_pool
+from shared.events.gateway import PriceBookSet
 from shared.events.jobs import JobSpec, JobState
 from shared.events.metering import InvoiceLine
 from tests.unit.gateway.fakes import InMemoryStore
@@ -134,3 +135,26 @@ async def test_a_failed_transaction_leaves_nothing(store: GatewayStore) -> None:
             raise RuntimeError("boom")
     async with store.transaction() as uow:
         assert await uow.jobs.get("job_1") is None
+
+
+async def test_tenants_quotas_and_price_books_read_back(store: GatewayStore) -> None:
+    await seed(store)
+    later = Tenant("tnt_b", "globex", "EUR", T0 + timedelta(seconds=1))
+    first = PriceBookSet(occurred_at=T0, tenant_id="tnt_a", currency="USD", gpu_hour={"A100": Decimal("2.5")})
+    future = first.model_copy(
+        update={"gpu_hour": {"A100": Decimal(9)}, "effective_from": T0 + timedelta(days=30)}
+    )
+    async with store.transaction() as uow:
+        await uow.tenants.add(later)
+        await uow.quotas.set("prj_a", {"A100": 8, "H100": 2}, T0)
+        await uow.quotas.set("prj_a", {"H100": 0}, T0)
+        await uow.price_books.add(first)
+        await uow.price_books.add(future)
+    async with store.reading() as uow:
+        assert [t.tenant_id for t in await uow.tenants.list(None)] == ["tnt_a", "tnt_b"]
+        assert await uow.tenants.list("tnt_b") == [later]
+        assert await uow.quotas.of_project("prj_a") == {"A100": 8, "H100": 0}
+        assert await uow.quotas.of_project("prj_none") == {}
+        assert await uow.price_books.in_force("tnt_a", T0 - timedelta(seconds=1)) is None
+        assert await uow.price_books.in_force("tnt_a", T0 + timedelta(days=1)) == first
+        assert await uow.price_books.in_force("tnt_a", T0 + timedelta(days=31)) == future

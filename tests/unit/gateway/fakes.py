@@ -6,10 +6,12 @@ import copy
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from services.gateway.app.ports import GatewayUnitOfWork, JobQuery
 from services.gateway.domain.model import ApiKey, Invoice, Job, Node, Project, Tenant
 from shared.events.base import Event
+from shared.events.gateway import PriceBookSet
 
 
 @dataclass
@@ -20,6 +22,8 @@ class _State:
     jobs: dict[str, Job] = field(default_factory=dict)
     nodes: dict[str, Node] = field(default_factory=dict)
     invoices: dict[str, Invoice] = field(default_factory=dict)
+    quotas: dict[str, dict[str, int]] = field(default_factory=dict)
+    price_books: list[PriceBookSet] = field(default_factory=list)
     outbox: list[Event] = field(default_factory=list)
 
 
@@ -32,6 +36,10 @@ class _Tenants:
 
     async def get(self, tenant_id: str) -> Tenant | None:
         return self._s.tenants.get(tenant_id)
+
+    async def list(self, tenant_id: str | None) -> list[Tenant]:
+        found = [t for t in self._s.tenants.values() if tenant_id is None or t.tenant_id == tenant_id]
+        return sorted(found, key=lambda t: (t.created_at, t.tenant_id))
 
 
 class _ApiKeys:
@@ -138,6 +146,32 @@ class _Invoices:
         return sorted(found, key=lambda i: i.period, reverse=True)
 
 
+class _Quotas:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    async def set(self, project_id: str, quotas: dict[str, int], set_at: datetime) -> None:
+        self._s.quotas.setdefault(project_id, {}).update(quotas)
+
+    async def of_project(self, project_id: str) -> dict[str, int]:
+        return dict(sorted(self._s.quotas.get(project_id, {}).items()))
+
+
+class _PriceBooks:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    async def add(self, version: PriceBookSet) -> None:
+        self._s.price_books.append(version)
+
+    async def in_force(self, tenant_id: str, at: datetime) -> PriceBookSet | None:
+        def starts(v: PriceBookSet) -> datetime:
+            return v.effective_from or v.occurred_at
+
+        found = [v for v in self._s.price_books if v.tenant_id == tenant_id and starts(v) <= at]
+        return max(found, key=lambda v: (starts(v), v.occurred_at), default=None)
+
+
 class InMemoryUnitOfWork:
     def __init__(self, state: _State) -> None:
         self.tenants = _Tenants(state)
@@ -146,6 +180,8 @@ class InMemoryUnitOfWork:
         self.jobs = _Jobs(state)
         self.nodes = _Nodes(state)
         self.invoices = _Invoices(state)
+        self.quotas = _Quotas(state)
+        self.price_books = _PriceBooks(state)
         self._state = state
 
     async def emit(self, event: Event) -> None:

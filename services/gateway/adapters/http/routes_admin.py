@@ -19,6 +19,8 @@ from services.gateway.adapters.http.schemas import (
     SetPriceBookRequest,
     SetQuotasRequest,
     TenantCreatedResponse,
+    TenantList,
+    TenantResponse,
 )
 from services.gateway.app.administration import (
     CreateKey,
@@ -45,6 +47,13 @@ async def create_tenant(
         created_at=tenant.created_at,
         admin_key=created.admin_key,
     )
+
+
+@router.get("/tenants", response_model=TenantList)
+async def list_tenants(principal: CurrentPrincipal, use_cases: UseCases) -> TenantList:
+    """The operator: every tenant; a tenant key: its own."""
+    tenants = await use_cases.administration.list_tenants(principal)
+    return TenantList(items=[TenantResponse(**vars(t)) for t in tenants])
 
 
 @router.post(
@@ -86,17 +95,15 @@ async def set_price_book(
             effective_from=body.effective_from,
         ),
     )
-    return PriceBookResponse(
-        tenant_id=event.tenant_id,
-        currency=event.currency,
-        gpu_hour=event.gpu_hour,
-        per_1k_tokens=event.per_1k_tokens,
-        per_request=event.per_request,
-        per_kwh=event.per_kwh,
-        plans=event.plans,
-        commitments=event.commitments,
-        effective_from=event.effective_from or event.occurred_at,
-    )
+    return PriceBookResponse.of(event)
+
+
+@router.get("/tenants/{tenant_id}/price-book", response_model=PriceBookResponse)
+async def get_price_book(
+    tenant_id: str, principal: CurrentPrincipal, use_cases: UseCases
+) -> PriceBookResponse:
+    """The tenant or the operator: the version in force now (404 when none was set)."""
+    return PriceBookResponse.of(await use_cases.administration.price_book(principal, tenant_id))
 
 
 @router.post("/projects", status_code=status.HTTP_201_CREATED, response_model=ProjectResponse)
@@ -124,6 +131,14 @@ async def list_projects(
 async def set_quotas(
     project_id: str, body: SetQuotasRequest, principal: CurrentPrincipal, use_cases: UseCases
 ) -> QuotasResponse:
-    """Operator only: GPUs per model the project may use at once (one QuotaSet event per model)."""
+    """Operator only: GPUs per model the project may use at once (one QuotaSet event per model). A model
+    no node of the fleet has is refused (422), unless its quota is 0 or no node has reported yet."""
     project = await use_cases.administration.set_quotas(principal, SetQuotas(project_id, body.quotas))
     return QuotasResponse(project_id=project.project_id, tenant_id=project.tenant_id, quotas=body.quotas)
+
+
+@router.get("/projects/{project_id}/quotas", response_model=QuotasResponse)
+async def get_quotas(project_id: str, principal: CurrentPrincipal, use_cases: UseCases) -> QuotasResponse:
+    """The project's tenant or the operator: every GPU model's quota as last set."""
+    project, quotas = await use_cases.administration.quotas(principal, project_id)
+    return QuotasResponse(project_id=project.project_id, tenant_id=project.tenant_id, quotas=quotas)

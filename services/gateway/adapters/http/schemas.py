@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 from services.gateway.domain.auth import Role
 from services.gateway.domain.model import Invoice, Job, Node, Project
-from shared.events.gateway import CommitmentSpec, PricePlanSpec
+from shared.events.gateway import CommitmentSpec, PriceBookSet, PricePlanSpec
 from shared.events.jobs import JobSpec, JobState
 from shared.events.metering import InvoiceLine
 
@@ -80,6 +80,17 @@ class FinalizeInvoiceRequest(RequestBody):
     period: str = Field(description="billing period, YYYY-MM")
 
 
+class TenantResponse(BaseModel):
+    tenant_id: str
+    name: str
+    currency: str
+    created_at: datetime
+
+
+class TenantList(BaseModel):
+    items: list[TenantResponse]
+
+
 class TenantCreatedResponse(BaseModel):
     tenant_id: str
     name: str
@@ -133,6 +144,20 @@ class PriceBookResponse(BaseModel):
     plans: list[PricePlanSpec] = []
     commitments: list[CommitmentSpec] = []
     effective_from: datetime
+
+    @classmethod
+    def of(cls, version: PriceBookSet) -> PriceBookResponse:
+        return cls(
+            tenant_id=version.tenant_id,
+            currency=version.currency,
+            gpu_hour=version.gpu_hour,
+            per_1k_tokens=version.per_1k_tokens,
+            per_request=version.per_request,
+            per_kwh=version.per_kwh,
+            plans=version.plans,
+            commitments=version.commitments,
+            effective_from=version.effective_from or version.occurred_at,
+        )
 
 
 class CreditGrantedResponse(BaseModel):

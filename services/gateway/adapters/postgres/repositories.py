@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +11,7 @@ import asyncpg
 from services.gateway.app.ports import JobQuery
 from services.gateway.domain.auth import Role
 from services.gateway.domain.model import ApiKey, Invoice, Job, Node, Project, Tenant
+from shared.events.gateway import PriceBookSet
 from shared.events.jobs import JobSpec, JobState
 from shared.events.metering import InvoiceLine
 
@@ -33,7 +35,18 @@ class PgTenants:
 
     async def get(self, tenant_id: str) -> Tenant | None:
         row = await self._conn.fetchrow("SELECT * FROM tenants WHERE tenant_id = $1", tenant_id)
-        return Tenant(row["tenant_id"], row["name"], row["currency"], row["created_at"]) if row else None
+        return _tenant(row) if row else None
+
+    async def list(self, tenant_id: str | None) -> list[Tenant]:
+        rows = await self._conn.fetch(
+            "SELECT * FROM tenants WHERE $1::text IS NULL OR tenant_id = $1 ORDER BY created_at, tenant_id",
+            tenant_id,
+        )
+        return [_tenant(row) for row in rows]
+
+
+def _tenant(row: asyncpg.Record) -> Tenant:
+    return Tenant(row["tenant_id"], row["name"], row["currency"], row["created_at"])
 
 
 class PgApiKeys:
@@ -95,6 +108,47 @@ class PgProjects:
 
 def _project(row: asyncpg.Record) -> Project:
     return Project(row["project_id"], row["tenant_id"], row["name"], row["created_at"])
+
+
+class PgQuotas:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def set(self, project_id: str, quotas: dict[str, int], set_at: datetime) -> None:
+        await self._conn.executemany(
+            "INSERT INTO quotas (project_id, gpu_model, gpus, set_at) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (project_id, gpu_model) DO UPDATE SET gpus = EXCLUDED.gpus, set_at = EXCLUDED.set_at",
+            [(project_id, model, gpus, set_at) for model, gpus in sorted(quotas.items())],
+        )
+
+    async def of_project(self, project_id: str) -> dict[str, int]:
+        rows = await self._conn.fetch(
+            "SELECT gpu_model, gpus FROM quotas WHERE project_id = $1 ORDER BY gpu_model", project_id
+        )
+        return {row["gpu_model"]: row["gpus"] for row in rows}
+
+
+class PgPriceBooks:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def add(self, version: PriceBookSet) -> None:
+        await self._conn.execute(
+            "INSERT INTO price_books (tenant_id, effective_from, set_at, event) VALUES ($1, $2, $3, $4)",
+            version.tenant_id,
+            version.effective_from or version.occurred_at,
+            version.occurred_at,
+            version.model_dump(mode="json"),
+        )
+
+    async def in_force(self, tenant_id: str, at: datetime) -> PriceBookSet | None:
+        row = await self._conn.fetchrow(
+            "SELECT event FROM price_books WHERE tenant_id = $1 AND effective_from <= $2 "
+            "ORDER BY effective_from DESC, set_at DESC LIMIT 1",
+            tenant_id,
+            at,
+        )
+        return PriceBookSet.model_validate(row["event"]) if row else None
 
 
 class PgJobs:

@@ -10,7 +10,9 @@ from services.gateway.adapters.postgres.repositories import (
     PgInvoices,
     PgJobs,
     PgNodes,
+    PgPriceBooks,
     PgProjects,
+    PgQuotas,
     PgTenants,
 )
 from services.gateway.app.ports import GatewayUnitOfWork
@@ -29,6 +31,8 @@ class PgUnitOfWork:
         self.jobs = PgJobs(tx.conn)
         self.nodes = PgNodes(tx.conn)
         self.invoices = PgInvoices(tx.conn)
+        self.quotas = PgQuotas(tx.conn)
+        self.price_books = PgPriceBooks(tx.conn)
 
     async def emit(self, event: Event) -> None:
         await self._tx.emit(event)
