@@ -8,6 +8,7 @@ tenant's key is shown only once, and the gateway keeps only its hash.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,13 +67,21 @@ def wait_for_nodes(client: GatewayClient, count: int, timeout_s: float = 30.0) -
 
 def save_defaults(data_dir: Path, defaults: FirstStartDefaults) -> None:
     path = data_dir / DEFAULTS_FILE
-    path.write_text("".join(f"{name}={value}\n" for name, value in defaults.env().items()))
-    path.chmod(0o600)
+    write_env_file(path, defaults.env())
 
 
 def load_defaults(data_dir: Path) -> dict[str, str]:
     """The saved defaults' entries (none when the factory was started without them)."""
     return read_env_file(data_dir / DEFAULTS_FILE)
+
+
+def write_env_file(path: Path, entries: dict[str, str]) -> None:
+    """NAME=value lines, owner-only: these files hold keys, so they are never readable by others, not
+    even between creating and restricting them."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write("".join(f"{name}={value}\n" for name, value in entries.items()))
+    path.chmod(0o600)  # a file an older release left keeps its mode through O_TRUNC
 
 
 def read_env_file(path: Path) -> dict[str, str]:

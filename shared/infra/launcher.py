@@ -31,6 +31,7 @@ from shared.infra.first_start import (
     load_defaults,
     save_defaults,
     wait_for_nodes,
+    write_env_file,
 )
 
 Progress = Callable[[str], None]
@@ -269,9 +270,7 @@ class Factory:
         }
         if self.postgres:  # the defaults live in the embedded database: AIFACTORY_TENANT, _PROJECT...
             entries |= load_defaults(self.data_dir)
-        path = self.data_dir / "connection.env"
-        path.write_text("".join(f"{name}={value}\n" for name, value in entries.items()))
-        path.chmod(0o600)
+        write_env_file(self.data_dir / "connection.env", entries)
 
 
 def pick_ports(config: FactoryConfig) -> FactoryConfig:

@@ -11,7 +11,9 @@ from shared.infra.first_start import (
     create_defaults,
     example_price_book,
     load_defaults,
+    read_env_file,
     save_defaults,
+    write_env_file,
 )
 
 
@@ -63,3 +65,12 @@ def test_saved_defaults_are_read_back_for_connection_env_and_kept_private(tmp_pa
         "AIFACTORY_TENANT_API_KEY": "afk_secret",
     }
     assert (tmp_path / "defaults.env").stat().st_mode & 0o077 == 0
+
+
+def test_env_files_are_owner_only_even_over_a_readable_old_one(tmp_path: Path) -> None:
+    path = tmp_path / "connection.env"
+    path.write_text("OLD=1\n")
+    path.chmod(0o644)  # as an older release left it
+    write_env_file(path, {"AIFACTORY_API_KEY": "k" * 32, "AIFACTORY_PROJECT": "prj_1"})
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert read_env_file(path) == {"AIFACTORY_API_KEY": "k" * 32, "AIFACTORY_PROJECT": "prj_1"}
