@@ -1,4 +1,5 @@
-"""What every service process does around its own logic: telemetry, migrations, pool, broker, relay.
+"""What every service process does around its own logic: telemetry, migrations, pool, broker, relay,
+and pruning processed-event ids older than any redelivery (shared/messaging/retention.py).
 
 A service's main.py builds a ServiceHost from its settings (the app factory), adds its consumers and
 background tasks, and hands it to run_service, which stops everything cleanly on SIGTERM or Ctrl-C.
@@ -24,6 +25,7 @@ from shared.messaging.batch_consumer import BatchConsumer
 from shared.messaging.broker import connect_and_declare, create_broker
 from shared.messaging.consumer import Consumer
 from shared.messaging.outbox import OutboxRelay
+from shared.messaging.retention import prune_forever
 from shared.messaging.specs import AnyConsumerSpec, BatchConsumerSpec, ConsumerSpec
 from shared.messaging.subscriber import LowRateConsumer
 from shared.settings import PlatformSettings
@@ -87,7 +89,7 @@ class ServiceHost:
             if self.migrations is not None:
                 await migrate(self.settings.database_url, self.schema, self.migrations)
             self._db = Database(await create_pool(self.settings.database_url, self.schema))
-        self._js = await connect_and_declare(self.broker)
+        self._js = await connect_and_declare(self.broker, self.settings.stream_replicas)
         if self._db is not None:
             self.relay = OutboxRelay(self._db, self._js, poll_s=self.settings.outbox_poll_s)
             self.relay.start()
@@ -106,9 +108,21 @@ class ServiceHost:
                 continue
             await consumer.start()
             self._running_consumers.append(consumer)
+        if self._db is not None:
+            self._tasks.append(asyncio.create_task(self._prune_processed_events()))
         for task in self._background:
             self._tasks.append(asyncio.create_task(task()))
         log.info("%s started", self.name)
+
+    async def _prune_processed_events(self) -> None:
+        settings = self.settings
+        await prune_forever(
+            self.db,
+            self.js,
+            self.clock,
+            settings.processed_events_retention_s,
+            settings.processed_events_prune_interval_s,
+        )
 
     async def stop(self) -> None:
         for callback in reversed(self._on_stop):

@@ -24,6 +24,7 @@ from services.agent.gpu.backend import GpuBackend, GpuBackendUnavailable
 from services.agent.gpu.factory import create_backend
 from services.agent.runtime.processes import ProcessRuntime
 from services.agent.settings import AgentSettings
+from shared.messaging.streams import AGENT
 from shared.service import ServiceHost, run_service
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def build_agent(settings: AgentSettings, host: ServiceHost, backend: GpuBackend)
         node_id,
         store.load(),
         store,
-        ProcessRuntime(state_dir, clock=host.clock),
+        ProcessRuntime(state_dir, clock=host.clock, die_with_agent=settings.agent_workloads_die_with_agent),
         publisher,
         host.clock,
         SupervisorSettings(
@@ -50,6 +51,7 @@ def build_agent(settings: AgentSettings, host: ServiceHost, backend: GpuBackend)
             restart_backoff_max_s=settings.agent_restart_backoff_max_s,
             max_stop_grace_s=settings.agent_stop_grace_s,
             poll_s=settings.agent_poll_s,
+            finished_kept_s=AGENT.max_age_s,
         ),
         on_busy_changed=backend.set_busy,
     )
@@ -63,7 +65,7 @@ def build_agent(settings: AgentSettings, host: ServiceHost, backend: GpuBackend)
             labels=dict(settings.agent_labels),
         ),
         supervisor,
-        UsageSampler(node_id, gpus, backend, publisher, host.clock),
+        UsageSampler(node_id, gpus, backend, publisher, host.clock, running_on=supervisor.state.running_on),
         NodeCommands(node_id, supervisor, [gpu.uuid for gpu in gpus]),
         JetStreamCommandSource(host.js, node_id),
         publisher,

@@ -43,6 +43,9 @@ class AgentSettings(PlatformSettings):
     agent_restart_backoff_max_s: float = Field(default=30.0, gt=0)
     # How often running processes are checked for an exit.
     agent_poll_s: float = Field(default=0.2, gt=0)
+    # Workloads end when the agent dies, even by SIGKILL (an embedded factory: `aifactory up`). Off, as a
+    # real node wants: its workloads run on through an agent restart, which adopts them.
+    agent_workloads_die_with_agent: bool = False
 
     @field_validator("agent_labels")
     @classmethod

@@ -23,6 +23,10 @@ def submit(
         str | None, typer.Option(help="A share of one GPU per replica, in (0, 1], e.g. 0.5 (with --gpus 1).")
     ] = None,
     gpu_model: Annotated[list[str] | None, typer.Option(help="Acceptable GPU model (repeatable).")] = None,
+    priority_class: Annotated[
+        str | None,
+        typer.Option(help="One of the operator's priority classes (default: the default class)."),
+    ] = None,
     idempotency_key: str | None = None,
     gateway: GatewayUrl = None,
     api_key: ApiKey = None,
@@ -40,6 +44,8 @@ def submit(
     }
     if gpu_fraction is not None:
         spec["gpu_fraction"] = gpu_fraction  # checked by the gateway (a problem names a bad value)
+    if priority_class is not None:
+        spec["priority_class"] = priority_class  # the gateway refuses a class the project may not use
     respond(
         gateway,
         api_key,

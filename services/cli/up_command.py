@@ -1,9 +1,10 @@
 """`aifactory up` and `aifactory down`: the embedded factory, in the foreground or in the background.
 
 A running `up` keeps its process id in <data dir>/up.pid from the moment the factory is ready until it has
-stopped: `up --detach` waits for that file to return, and `down` signals the process it names. SIGTERM
-stops `up` as Ctrl-C does (every process it started, workloads included), so `down`, `kill`, Docker and
-systemd leave nothing behind.
+stopped: `up --detach` waits for that file to return, and `down` signals the process it names. SIGTERM and
+SIGHUP stop `up` as Ctrl-C does (every process it started, workloads included), so `down`, `kill`, Docker,
+systemd and a closed terminal leave nothing behind; `up` killed outright (SIGKILL) takes its processes with
+it too (each dies with its parent, workloads with their agent).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def up(
         ingest_port=ingest_port,
         metering_port=metering_port,
         first_start_defaults=defaults,
+        workloads_die_with_agents=True,
     )
     _run_in_foreground(Factory(config, progress=lambda msg: console.print(f"[cyan]•[/] {msg}")), data_dir)
 
@@ -96,12 +98,23 @@ def down(data_dir: DataDir = Path(".aifactory")) -> None:
     console.print("[green]stopped[/]")
 
 
-def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _stop_on_signal(_signum: int, _frame: FrameType | None) -> None:
+    _ignore_stop_signals()
     raise KeyboardInterrupt
 
 
+def _ignore_stop_signals() -> None:
+    """While stopping: a second signal (Ctrl-C pressed again, SIGHUP after SIGTERM) must not cut it short."""
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
+
+
 def _run_in_foreground(factory: Factory, data_dir: Path) -> None:
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, _stop_on_signal)
     try:
         with console.status("starting the factory"):
             factory.start()  # stops what it started when interrupted
@@ -121,6 +134,7 @@ def _run_in_foreground(factory: Factory, data_dir: Path) -> None:
     except KeyboardInterrupt:
         console.print("stopping…")
     finally:
+        _ignore_stop_signals()
         factory.stop()
         pid_path.unlink(missing_ok=True)
     console.print("[green]stopped[/]")

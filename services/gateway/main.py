@@ -35,7 +35,9 @@ class GatewayService(ServiceHost):
             )
         store = PgGatewayStore(lambda: self.db)
         metering = MeteringClient(settings.metering_url)
-        self.use_cases = GatewayUseCases.build(store, self.clock, settings.admin_key, metering)
+        self.use_cases = GatewayUseCases.build(
+            store, self.clock, settings.admin_key, metering, settings.priority_class_rules()
+        )
         self.http_app: FastAPI = create_http_app(self.use_cases, max_body_bytes=settings.max_body_bytes)
         self.http = HttpServer(lambda: self.http_app, settings.http_host, settings.http_port)
         self.add_consumers(lambda: gateway_consumers(settings.max_deliveries))

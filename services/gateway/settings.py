@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.settings import PlatformSettings
+from shared.settings import PlatformSettings, PriorityClassSettings
 
 
-class GatewaySettings(PlatformSettings):
+class GatewaySettings(PlatformSettings, PriorityClassSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)  # 0: any free port (tests)
     # The operator's bootstrap key (AIFACTORY_ADMIN_KEY). Empty: no operator action is possible.

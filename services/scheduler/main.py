@@ -35,7 +35,9 @@ class SchedulerHost(ServiceHost):
         super().__init__(SERVICE, settings, schema=SERVICE, migrations=MIGRATIONS, clock=clock)
         self.leadership: Leadership | None = None
         self.runner: CycleRunner | None = None
-        self.add_consumers(lambda: scheduler_consumers(settings.max_deliveries))
+        self.add_consumers(
+            lambda: scheduler_consumers(settings.max_deliveries, settings.priority_class_rules())
+        )
         self.add_background(self._lead_when_elected)
 
     async def start(self) -> None:

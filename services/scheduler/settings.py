@@ -23,7 +23,7 @@ from services.scheduler.domain.engine import QUEUEING_POLICIES, PoolPolicy
 from services.scheduler.domain.engine.placement import PLACEMENT_POLICIES
 from services.scheduler.domain.pools import PoolPolicies
 from shared.events.jobs import POOL_NAME_PATTERN
-from shared.settings import PlatformSettings
+from shared.settings import PlatformSettings, PriorityClassSettings
 
 DEFAULT_POLICY = PoolPolicy()
 
@@ -65,7 +65,7 @@ def default_instance_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-class SchedulerSettings(PlatformSettings):
+class SchedulerSettings(PlatformSettings, PriorityClassSettings):
     # A node whose last heartbeat is older than this is declared lost.
     node_lost_after_s: float = Field(default=30.0, gt=0)
     # The leader lease's TTL; the leader refreshes it every third of it.

@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+# The gateway's largest page: whole lists in the fewest round trips.
+_PAGE_SIZE = 500
+
 
 class GatewayError(Exception):
     """The gateway answered with a problem (RFC 9457); the message is its title and detail."""
@@ -58,9 +61,15 @@ class GatewayClient:
         return response.json() if response.content else None
 
     def _items(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        result = self._call("GET", path, params={k: v for k, v in (params or {}).items() if v is not None})
-        items: list[dict[str, Any]] = result["items"] if isinstance(result, dict) else result
-        return items
+        """Every item of a paged list, following next_page_token to the last page."""
+        items: list[dict[str, Any]] = []
+        query = {k: v for k, v in (params or {}).items() if v is not None} | {"page_size": _PAGE_SIZE}
+        while True:
+            page = self._call("GET", path, params=query)
+            items.extend(page["items"])
+            if not page.get("next_page_token"):
+                return items
+            query["page_token"] = page["next_page_token"]
 
     # Operator and tenant administration
     def tenants(self) -> list[dict[str, Any]]:
@@ -127,14 +136,7 @@ class GatewayClient:
 
     def jobs(self, **filters: Any) -> list[dict[str, Any]]:
         """Every job matching the filters, following the pages."""
-        items: list[dict[str, Any]] = []
-        params = {k: v for k, v in filters.items() if v is not None} | {"page_size": 500}
-        while True:
-            page = self._call("GET", "/v1/jobs", params=params)
-            items.extend(page["items"])
-            if not page.get("next_page_token"):
-                return items
-            params["page_token"] = page["next_page_token"]
+        return self._items("/v1/jobs", filters)
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         return self._call("POST", f"/v1/jobs/{job_id}/cancel")

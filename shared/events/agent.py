@@ -41,7 +41,26 @@ class RunningWorkload(Contract):
     pid: int
 
 
+class ExitedWorkload(Contract):
+    """A workload whose end the agent found at its restart: it ended while the agent was away."""
+
+    job_id: str
+    allocation_id: str
+    replica: int
+    exit_code: int
+    # True when it ended after a stop command (cancel, preemption), not on its own.
+    stopped: bool = False
+
+
 class NodeRegistered(_AgentEvent):
+    """An agent (re)starting: its node, and every allocation it accounts for, so the scheduler can reconcile.
+
+    An allocation the agent lists, in any of the lists, has its end reported by the agent (or reported
+    here): the scheduler must not infer it ended. One it does not list, whose start the agent reported
+    before this registration, is gone (its state was lost). Start commands still queued for the agent
+    are not listed: the agent reports them started (or refused) once it takes them.
+    """
+
     TYPE: ClassVar[str] = "agent.v1.registered"
     SUBJECT: ClassVar[str] = "agent.v1.{node_id}.registered"
     ENTITY_FIELD: ClassVar[str | None] = "node_id"
@@ -50,8 +69,26 @@ class NodeRegistered(_AgentEvent):
     backend: str  # nvml | simulated
     gpus: list[GpuInfo]
     labels: dict[str, str] = Field(default_factory=dict)
-    # What still runs after an agent restart, so the scheduler can reconcile.
+    # What still runs after an agent restart (adopted processes).
     running: list[RunningWorkload] = Field(default_factory=list)
+    # What ended while the agent was away, with the exit codes (also reported as WorkloadExited).
+    exited: list[ExitedWorkload] = Field(default_factory=list)
+    # Allocation ids the agent holds without a process now: accepted starts not launched yet, inference
+    # replicas waiting to restart.
+    held: list[str] = Field(default_factory=list)
+    # Allocation ids whose end the agent reported lately (an exit reported just before a crash may
+    # still be on its way to the scheduler).
+    finished: list[str] = Field(default_factory=list)
+
+    @property
+    def accounted_for(self) -> set[str]:
+        """Every allocation the agent accounts for: running, ended while away, held or finished."""
+        return (
+            {w.allocation_id for w in self.running}
+            | {w.allocation_id for w in self.exited}
+            | set(self.held)
+            | set(self.finished)
+        )
 
     @field_validator("labels")
     @classmethod
@@ -114,6 +151,9 @@ class UsageSampled(_AgentEvent):
     # Joules since the previous sample; after a counter reset, the energy counted since the reset.
     energy_j: float = Field(ge=0)
     counter_reset: bool = False
+    # The allocations whose workloads ran on this GPU when the sample was taken; None from older agents.
+    # Ingest bills an allocation whose release it has not heard of yet only for samples that list it.
+    allocation_ids: list[str] | None = None
 
 
 class HealthChanged(_AgentEvent):

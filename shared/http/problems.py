@@ -150,6 +150,18 @@ def _where(error: FieldErrorLike) -> str:
     return error.field if error.location == "body" else f"{error.location}.{error.field}"
 
 
+def invalid_input_response(errors: Sequence[FieldErrorLike], codes: ProblemCodes) -> JSONResponse:
+    """The 422 for fields that fail validation: each named in `detail` and in the `errors` extension."""
+    detail = "; ".join(f"{_where(e)}: {e.message}" for e in errors[:_MAX_DETAILED_FIELDS])
+    return problem_response(
+        422,
+        codes.code(codes.invalid_input),
+        detail,
+        title=codes.invalid_input.capitalize(),
+        errors=field_errors_json(errors),
+    )
+
+
 def install_problem_handlers(app: FastAPI, codes: ProblemCodes | None = None) -> None:
     """Answer ProblemError, HTTP errors, validation errors and unexpected errors with problem+json."""
     spell = codes or ProblemCodes()
@@ -167,15 +179,7 @@ def install_problem_handlers(app: FastAPI, codes: ProblemCodes | None = None) ->
             reason = (malformed.get("ctx") or {}).get("error", "JSON decode error")
             detail = f"the request body is not valid JSON: {reason} at character {position}"
             return problem_response(400, spell.code("malformed json"), detail, title="Malformed JSON")
-        errors = field_problems(raw)
-        detail = "; ".join(f"{_where(e)}: {e.message}" for e in errors[:_MAX_DETAILED_FIELDS])
-        return problem_response(
-            422,
-            spell.code(spell.invalid_input),
-            detail,
-            title=spell.invalid_input.capitalize(),
-            errors=field_errors_json(errors),
-        )
+        return invalid_input_response(field_problems(raw), spell)
 
     async def on_http_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, HTTPException)

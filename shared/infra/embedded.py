@@ -12,6 +12,19 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
+
+from shared.infra.parent_death import die_with_parent
+
+# Watches its stdin, a pipe whose other end only this process holds: at end of file (this process died,
+# however) it fast-stops the postmaster ($1), killing it after 10 s; a line "stop" (a normal stop) lets go.
+POSTGRES_WATCHDOG = """
+read -r line
+[ "$line" = stop ] && exit 0
+kill -INT "$1" 2>/dev/null || exit 0
+for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || exit 0; sleep 0.1; done
+kill -KILL "$1" 2>/dev/null
+"""
 
 
 def free_port() -> int:
@@ -59,6 +72,7 @@ class EmbeddedNats:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent(),  # the child only calls prctl: safe beside threads
         )
         wait_for_port("127.0.0.1", self.port)
         return self
@@ -79,6 +93,8 @@ class EmbeddedPostgres:
     url: str = ""
     created: bool = False  # start() initialised the data directory: a new, empty database
     _server: object | None = None
+    _watchdog: subprocess.Popen[bytes] | None = None
+    _watchdog_pipe: IO[bytes] | None = None
 
     def start(self) -> EmbeddedPostgres:
         import pgserver
@@ -89,12 +105,39 @@ class EmbeddedPostgres:
         server = pgserver.get_server(str(self.data_dir), cleanup_mode="stop")
         self._server = server
         self.url = server.get_uri()
+        self._watch(server.get_pid())
         return self
+
+    def _watch(self, postmaster_pid: int | None) -> None:
+        """pg_ctl runs the postmaster as a daemon, beyond die_with_parent's reach: a watchdog stops it."""
+        if postmaster_pid is None:
+            return
+        read_end, write_end = os.pipe()  # both non-inheritable: other children never hold the write end
+        try:
+            self._watchdog = subprocess.Popen(
+                ["/bin/sh", "-c", POSTGRES_WATCHDOG, "postgres-watchdog", str(postmaster_pid)],
+                stdin=read_end,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            os.close(read_end)
+        self._watchdog_pipe = os.fdopen(write_end, "wb", buffering=0)
 
     def stop(self) -> None:
         if self._server is not None:
             self._server.cleanup()  # type: ignore[attr-defined]
             self._server = None
+        if self._watchdog_pipe is not None:
+            with contextlib.suppress(OSError):
+                self._watchdog_pipe.write(b"stop\n")
+            self._watchdog_pipe.close()
+            self._watchdog_pipe = None
+        if self._watchdog is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._watchdog.wait(5)
+            self._watchdog = None
 
 
 def remove_tree(path: Path) -> None:

@@ -2,7 +2,8 @@
 
 It starts nats-server (JetStream) and PostgreSQL under the data directory unless AIFACTORY_NATS_URL /
 AIFACTORY_DATABASE_URL name existing ones, then every service as its own process, then simulated node
-agents. stop() ends them in reverse order and kills any workload an agent left, so nothing stays behind.
+agents. stop() ends them in reverse order and kills any workload an agent left, so nothing stays behind;
+a launcher killed outright takes them with it (each child dies with its parent: shared/infra/parent_death.py).
 With `first_start_defaults` (what `aifactory up` asks), a factory whose embedded database is new gets a
 default tenant, project, quota and price book (shared/infra/first_start.py).
 """
@@ -33,6 +34,7 @@ from shared.infra.first_start import (
     wait_for_nodes,
     write_env_file,
 )
+from shared.infra.parent_death import die_with_parent
 
 Progress = Callable[[str], None]
 
@@ -52,6 +54,9 @@ class FactoryConfig:
     log_level: str = "INFO"
     # Create the default tenant, project, quota and price book when the embedded database is new.
     first_start_defaults: bool = False
+    # Agents' workloads end when their agent dies (what `aifactory up` asks); otherwise they outlive it, as
+    # on a real node, where a restarted agent adopts them.
+    workloads_die_with_agents: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -67,7 +72,12 @@ class ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it
         self.process = subprocess.Popen(
-            self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.argv,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent(),  # the child only calls prctl: safe beside threads
         )
 
     @property
@@ -232,6 +242,7 @@ class Factory:
         env = self._env(
             AIFACTORY_AGENT_HEARTBEAT_S=str(self.config.heartbeat_s),
             AIFACTORY_AGENT_SAMPLE_S=str(self.config.sample_s),
+            AIFACTORY_AGENT_WORKLOADS_DIE_WITH_AGENT=str(self.config.workloads_die_with_agents).lower(),
         )
         agent = ServiceProcess(f"agent-{node_id}", argv, env, self.data_dir / "logs" / f"agent-{node_id}.log")
         agent.start()

@@ -23,9 +23,10 @@ def create_broker(nats_url: str, service_name: str) -> NatsBroker:
     )
 
 
-async def connect_and_declare(broker: NatsBroker) -> JetStreamContext:
-    """Connect, declare every stream, and hand back the JetStream context (subscribers start after)."""
+async def connect_and_declare(broker: NatsBroker, replicas: int = 1) -> JetStreamContext:
+    """Connect, declare every stream (created with `replicas` copies), and hand back the JetStream
+    context (subscribers start after)."""
     await broker.connect()
     js = broker.connection.jetstream()
-    await ensure_streams(js)
+    await ensure_streams(js, replicas)
     return js

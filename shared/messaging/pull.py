@@ -42,27 +42,46 @@ class DurableSpec(Protocol):
     def stream_name(self) -> str: ...
 
 
-def durable_config(durable: str, max_deliver: int, batch_size: int) -> ConsumerConfig:
-    """The durable's settings, whichever transport reads it."""
+# A low-rate durable's message is acked within milliseconds; one whose delivery went astray (a fetch that
+# timed out as it arrived: seen once under a loaded full test run, the first registration of a fresh
+# factory) comes back after this, not after a minute.
+ORDERED_ACK_WAIT_S = 10.0
+
+
+def durable_config(
+    durable: str, max_deliver: int, batch_size: int, *, ordered: bool = False
+) -> ConsumerConfig:
+    """The durable's settings, whichever transport reads it. `ordered`: one message in flight at a
+    time, so stream order holds even when a delivery is lost and redelivered."""
     return ConsumerConfig(
         durable_name=durable,
         ack_policy=AckPolicy.EXPLICIT,
         max_deliver=max_deliver,
-        ack_wait=60,
-        max_ack_pending=max(1000, batch_size * 4),
+        ack_wait=ORDERED_ACK_WAIT_S if ordered else 60,
+        max_ack_pending=1 if ordered else max(1000, batch_size * 4),
     )
 
 
-async def refilter(js: JetStreamContext, stream: str, durable: str, subject: str) -> None:
-    """An existing durable that filters another subject (an older release's) is updated to ours:
-    pull_subscribe would bind to it as it is."""
+async def refilter(
+    js: JetStreamContext, stream: str, durable: str, subject: str, *, ordered: bool = False
+) -> None:
+    """An existing durable that filters another subject (an older release's) is updated to ours, and an
+    ordered one gets its one-in-flight settings: pull_subscribe would bind to it as it is."""
     try:
         info = await js.consumer_info(stream, durable)
     except NotFoundError:
         return
-    if info.config.filter_subject != subject:
-        info.config.filter_subject = subject  # the rest as it is (an operator's settings)
-        await js.add_consumer(stream, config=info.config)
+    config = info.config  # the rest as it is (an operator's settings)
+    wanted = durable_config(durable, 1, 1, ordered=True) if ordered else None
+    changed = config.filter_subject != subject or (
+        wanted is not None
+        and (config.max_ack_pending, config.ack_wait) != (wanted.max_ack_pending, wanted.ack_wait)
+    )
+    if changed:
+        config.filter_subject = subject
+        if wanted is not None:
+            config.max_ack_pending, config.ack_wait = wanted.max_ack_pending, wanted.ack_wait
+        await js.add_consumer(stream, config=config)
 
 
 class PullLoop:

@@ -3,7 +3,9 @@ middleware (a `messaging` process span and the consume metrics) around the idemp
 
 A message is handled exactly as the raw pull loop's consumer handles one (shared/messaging/consumer.py):
 inbox row and effect in one transaction, ack after commit, dead letters. FastStream acks nothing itself
-(AckPolicy.MANUAL) and fetches one message at a time, so the durable's stream order holds.
+(AckPolicy.MANUAL) and fetches one message at a time, and the durable lets one message be in flight
+(max_ack_pending 1), so the stream order holds even when a delivery goes astray (it comes back after
+ORDERED_ACK_WAIT_S).
 
 Why only the low-rate ones, measured with `python bench/subscriber_transport.py --messages 5000
 --singles 200` on a local nats-server (2-core box, each message acked, FastStream with its telemetry
@@ -37,7 +39,7 @@ def low_rate_subscriber(
         subject,
         stream=JStream(stream, declare=False),
         durable=durable,
-        config=durable_config(durable, max_deliver, batch_size=1),
+        config=durable_config(durable, max_deliver, batch_size=1, ordered=True),
         pull_sub=PullSub(batch_size=1, timeout=IDLE_POLL_S),
         ack_policy=AckPolicy.MANUAL,
         # The body is parsed by the route (a malformed one is dead-lettered), never by FastStream.
@@ -68,7 +70,7 @@ class LowRateConsumer:
 
     async def prepare(self) -> None:
         """Before the broker starts the subscriber: an older durable's filter is brought up to date."""
-        await refilter(self._js, self._spec.stream_name, self._spec.durable, self._spec.subject)
+        await refilter(self._js, self._spec.stream_name, self._spec.durable, self._spec.subject, ordered=True)
 
     async def _on_message(self, body: bytes, message: CurrentMessage) -> None:
         await handle_message(self._db, self._spec, message.raw_message, traced=True)

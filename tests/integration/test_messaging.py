@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from shared.messaging.consumer import Consumer
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.routes import PermanentError, Route
 from shared.messaging.specs import consumer as declare_consumer
-from shared.messaging.streams import GATEWAY
+from shared.messaging.streams import DAY_S, GATEWAY
 
 MIGRATIONS = Path(__file__).parent / "fixture_migrations"
 
@@ -123,3 +125,27 @@ async def test_poison_messages_are_dead_lettered_and_the_consumer_goes_on(harnes
     assert any("invalid gateway.v1.job.cancel_requested" in r for r in reasons)
     assert any("job poison cannot exist" in r for r in reasons)
     assert any("failed 2 times" in r and "database hiccup" in r for r in reasons)
+
+
+async def test_a_service_start_keeps_stream_limits_an_operator_raised(
+    nats_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker = create_broker(nats_url, "test")
+    js = await connect_and_declare(broker)
+    ours = (await js.stream_info(GATEWAY.name)).config
+    raised = replace(ours, max_age=60 * DAY_S, duplicate_window=600.0, max_msgs=10_000_000)
+    await js.update_stream(raised)  # the operator
+    try:
+        restarted = create_broker(nats_url, "test-again")
+        with caplog.at_level(logging.INFO, logger="shared.messaging.streams"):
+            await connect_and_declare(restarted)
+        await restarted.stop()
+        after = (await js.stream_info(GATEWAY.name)).config
+        assert (after.max_age, after.duplicate_window, after.max_msgs) == (60 * DAY_S, 600.0, 10_000_000)
+        assert after.subjects == ours.subjects
+        assert (
+            "stream GATEWAY: kept the operator's max_age=60d (ours 30d), duplicate_window=600s" in caplog.text
+        )
+    finally:
+        await js.update_stream(ours)  # later tests expect our definition
+        await broker.stop()

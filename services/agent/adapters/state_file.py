@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,17 @@ class StateFileError(RuntimeError):
 
 
 class JsonStateFile:
-    def __init__(self, state_dir: Path, compact_after_lines: int = COMPACT_AFTER_LINES) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        compact_after_lines: int = COMPACT_AFTER_LINES,
+        *,
+        now: Callable[[], float] = time.time,
+    ) -> None:
         self.path = state_dir / STATE_FILE_NAME
         self.journal_path = state_dir / JOURNAL_FILE_NAME
         self._compact_after = compact_after_lines
+        self._now = now  # when older files without finishing times say an allocation finished
         self._journal_lines = 0
 
     def load(self) -> AgentState:
@@ -42,7 +50,7 @@ class JsonStateFile:
             state = AgentState()
         else:
             try:
-                state = AgentState.from_dict(json.loads(text))
+                state = AgentState.from_dict(json.loads(text), self._now())
             except (ValueError, TypeError, KeyError) as error:
                 raise StateFileError(f"cannot read agent state file {self.path}: {error}") from error
         if self._replay_journal(state):
@@ -69,7 +77,11 @@ class JsonStateFile:
         entries: list[dict[str, Any]] = [{"epoch": state.newest_epoch}]
         for allocation_id in allocation_ids:
             record = state.workloads.get(allocation_id)
-            entries.append({"put": record.to_dict()} if record else {"finish": allocation_id})
+            if record is not None:
+                entries.append({"put": record.to_dict()})
+            else:
+                at = state.finished.get(allocation_id, self._now())
+                entries.append({"finish": allocation_id, "at": at})
         payload = "".join(json.dumps(entry, separators=(",", ":")) + "\n" for entry in entries)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE)
@@ -90,7 +102,7 @@ class JsonStateFile:
         for number, line in enumerate(lines, start=1):
             try:
                 entry = json.loads(line)
-                _apply(state, entry)
+                _apply(state, entry, self._now)
             except (ValueError, TypeError, KeyError) as error:
                 if number == len(lines):
                     break  # torn by a crash mid-append: never acted on
@@ -100,13 +112,13 @@ class JsonStateFile:
         return True
 
 
-def _apply(state: AgentState, entry: dict[str, Any]) -> None:
+def _apply(state: AgentState, entry: dict[str, Any], now: Callable[[], float]) -> None:
     if "epoch" in entry:
         state.observe_epoch(int(entry["epoch"]))
     elif "put" in entry:
         record = WorkloadRecord.from_dict(entry["put"])
         state.workloads[record.allocation_id] = record
     elif "finish" in entry:
-        state.finish(str(entry["finish"]))
+        state.finish(str(entry["finish"]), float(entry["at"]) if "at" in entry else now())
     else:
         raise KeyError(f"unknown journal entry {sorted(entry)}")

@@ -56,8 +56,14 @@ class NodeAgent:
 
     async def run(self) -> None:
         """1. adopt what survived a restart; 2. bind the command consumer; 3. register; 4. settle what
-        ended while away; 5. loop until cancelled."""
-        running = self.supervisor.reconcile()
+        ended while away; 5. loop until cancelled.
+
+        The registration accounts for every allocation the agent knows (still running, ended while it
+        was away with the exit codes, held without a process, recently finished), taken before any
+        command is handled, so the scheduler never takes a workload the agent will report for gone.
+        Start commands queued while the agent was away come after it and are reported as they are taken.
+        """
+        accounting = self.supervisor.reconcile()
         await self._command_source.open()
         await self._publisher.publish(
             NodeRegistered(
@@ -67,12 +73,16 @@ class NodeAgent:
                 backend=self.node.backend,
                 gpus=self.node.gpus,
                 labels=self.node.labels,
-                running=running,
+                running=accounting.running,
+                exited=accounting.exited,
+                held=accounting.held,
+                finished=accounting.finished,
             )
         )
         log.info(
-            "node %s registered: %d %s GPU(s), %d workload(s) still running",
-            self.node.node_id, len(self.node.gpus), self.node.backend, len(running),
+            "node %s registered: %d %s GPU(s), %d workload(s) still running, %d ended while away",
+            self.node.node_id, len(self.node.gpus), self.node.backend, len(accounting.running),
+            len(accounting.exited),
         )  # fmt: skip
         await self.supervisor.resume()
         await self._sampler.sample_once()  # the energy baseline

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Collection
 
 from services.agent.app.workloads import WorkloadSupervisor
-from services.agent.domain.fencing import Verdict, judge_start, judge_stop, unknown_gpus
+from services.agent.domain.fencing import Verdict, judge_start, judge_stop, rejection_detail
 from shared.events.base import Event
 from shared.events.scheduler import StartWorkload, StopWorkload
 
@@ -36,8 +36,8 @@ class NodeCommands:
         if verdict.applies:
             await self._supervisor.start(command)
         elif verdict.rejects_workload:
-            missing = ", ".join(unknown_gpus(command, self._node_gpus))
-            await self._supervisor.reject(command, f"{verdict.value}: {missing}")
+            detail = rejection_detail(verdict, state, command, self._node_gpus)
+            await self._supervisor.reject(command, detail)
         else:
             self._refused("start", command.allocation_id, command.epoch, verdict)
         return verdict

@@ -37,13 +37,16 @@ class UsageSampler:
         publisher: EventPublisher,
         clock: Clock,
         *,
+        running_on: Callable[[str], list[str]] = lambda _: [],
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`running_on(gpu_uuid)`: the allocations whose workloads run on that GPU now."""
         self._node_id = node_id
         self._gpus = gpus
         self._backend = backend
         self._publisher = publisher
         self._clock = clock
+        self._running_on = running_on
         self._monotonic = monotonic
         self._previous: dict[str, _Previous] = {}
         self._healthy: dict[str, bool] = {gpu.uuid: True for gpu in gpus}
@@ -83,6 +86,7 @@ class UsageSampler:
             power_w=max(0.0, reading.power_w),
             energy_j=energy.joules,
             counter_reset=energy.counter_reset,
+            allocation_ids=self._running_on(gpu.uuid),
         )
 
     async def _set_health(self, uuid: str, *, healthy: bool, reason: str) -> None:

@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.agent.app.cancellation import raise_if_cancelled
 from services.agent.app.ports import (
@@ -27,7 +27,8 @@ from services.agent.app.ports import (
 from services.agent.domain.restart import consecutive_failures_after_exit, restart_delay
 from services.agent.domain.state import AgentState, Phase, WorkloadRecord
 from shared.clock import Clock
-from shared.events.agent import RunningWorkload, WorkloadExited, WorkloadStarted
+from shared.events.agent import ExitedWorkload, RunningWorkload, WorkloadExited, WorkloadStarted
+from shared.events.jobs import share_to_milli
 from shared.events.scheduler import StartWorkload, StopWorkload
 
 log = logging.getLogger(__name__)
@@ -38,12 +39,30 @@ SIGKILL_EXIT_CODE = 128 + 9
 KILL_WAIT_S = 5.0
 
 
+# The most recent finished allocations a registration lists: an exit reported just before a crash may
+# still be on its way to the scheduler, which must not take its allocation for gone meanwhile.
+FINISHED_REPORTED = 1024
+
+
+@dataclass
+class Accounting:
+    """Every allocation an agent accounts for at its start (the lists of its NodeRegistered)."""
+
+    running: list[RunningWorkload] = field(default_factory=list)
+    exited: list[ExitedWorkload] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class SupervisorSettings:
     restart_backoff_s: float = 1.0
     restart_backoff_max_s: float = 30.0
     max_stop_grace_s: float = 60.0
     poll_s: float = 0.2
+    # How long a finished allocation is remembered, so a start command for it is never run again: main
+    # wires the AGENT stream's max_age, beyond which no command (nor its redelivery) is left to arrive.
+    finished_kept_s: float = 7 * 86_400.0
 
 
 class WorkloadSupervisor:
@@ -104,7 +123,7 @@ class WorkloadSupervisor:
         """A start that cannot run here: the scheduler hears it exited with EXIT_REJECTED."""
         record = self._record_for(command)
         log.error("refusing to start allocation %s: %s", command.allocation_id, reason)
-        self._processes.note(record, f"not started: {reason}")
+        self._note(record, f"not started: {reason}")
         await self._report_final_exit(record, EXIT_REJECTED, stopped=False)
 
     def _record_for(self, command: StartWorkload) -> WorkloadRecord:
@@ -123,6 +142,7 @@ class WorkloadSupervisor:
             exit_file=exit_file,
             log_file=log_file,
             tenant_id=command.tenant_id,
+            gpu_milli=share_to_milli(command.gpu_share),
         )
 
     async def stop(self, command: StopWorkload) -> None:
@@ -170,18 +190,34 @@ class WorkloadSupervisor:
 
     # --- after an agent restart -------------------------------------------------------------------
 
-    def reconcile(self) -> list[RunningWorkload]:
-        """Adopt what still runs; the rest is settled by resume(). Returns the live workloads."""
+    def reconcile(self) -> Accounting:
+        """Adopt what still runs; the rest is settled by resume(). Returns every allocation the agent
+        accounts for, for its registration: the scheduler infers nothing about the others."""
         for record in self.state.workloads.values():
             if record.phase is Phase.LAUNCHING and (pid := self._processes.find_launched(record)):
                 record.pid, record.phase = pid, Phase.RUNNING
                 record.launches += 1
         self.save()
-        return [
-            record.as_running()
-            for record in self.state.workloads.values()
-            if record.has_process and self._processes.exit_code(record) is None
-        ]
+        accounting = Accounting(finished=list(self.state.finished)[-FINISHED_REPORTED:])
+        for record in self.state.workloads.values():
+            code = self._processes.exit_code(record) if record.has_process else None
+            if record.has_process and code is None:
+                accounting.running.append(record.as_running())
+            elif code is not None and (record.phase is Phase.STOPPING or not record.is_inference):
+                # What resume() reports as the final exit, with the same code.
+                accounting.exited.append(self._ended_while_away(record, code))
+            else:  # launching, an inference replica to restart, or stopping with no process left
+                accounting.held.append(record.allocation_id)
+        return accounting
+
+    def _ended_while_away(self, record: WorkloadRecord, code: int) -> ExitedWorkload:
+        return ExitedWorkload(
+            job_id=record.job_id,
+            allocation_id=record.allocation_id,
+            replica=record.replica,
+            exit_code=code,
+            stopped=record.phase is Phase.STOPPING,
+        )
 
     async def resume(self) -> None:
         """Report what ended while the agent was away, and carry on with launches and stops."""
@@ -220,8 +256,15 @@ class WorkloadSupervisor:
         except LaunchFailed as failure:
             # It can never succeed, so an inference replica is not restarted either.
             log.warning("allocation %s failed to launch: %s", record.allocation_id, failure.reason)
-            self._processes.note(record, failure.reason)
+            self._note(record, failure.reason)
             await self._report_final_exit(record, failure.exit_code, stopped=False)
+            return
+        except Exception as error:
+            # Whatever a launch raises ends the allocation, reported: left LAUNCHING, the agent would try
+            # it again at every restart and crash every time, taking the whole node down.
+            log.exception("allocation %s could not be launched", record.allocation_id)
+            self._note(record, f"cannot launch: {error!r}")
+            await self._report_final_exit(record, EXIT_REJECTED, stopped=False)
             return
         record.pid, record.phase = pid, Phase.RUNNING
         record.launches += 1
@@ -293,11 +336,20 @@ class WorkloadSupervisor:
         log.info(
             "allocation %s exited with code %d%s", record.allocation_id, code, " (stopped)" if stopped else ""
         )
-        self.state.finish(record.allocation_id)
+        now = self._clock.now().timestamp()
+        self.state.finish(record.allocation_id, now)
+        self.state.forget_finished_before(now - self._settings.finished_kept_s)
         self._processes.forget(record)
         self._launched_at.pop(record.allocation_id, None)
         self._killed.discard(record.allocation_id)
         self.save(record)
+
+    def _note(self, record: WorkloadRecord, message: str) -> None:
+        """A line in the job's log, best effort: failing to write it must not stop the report."""
+        try:
+            self._processes.note(record, message)
+        except Exception:
+            log.exception("cannot write to the log of allocation %s", record.allocation_id)
 
     def _event_id(self, record: WorkloadRecord, what: str) -> uuid.UUID:
         # One started and at most one exit of each kind per launch, each with an id of its own.

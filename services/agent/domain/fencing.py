@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from enum import StrEnum
 
-from services.agent.domain.state import AgentState, Phase
+from services.agent.domain.state import WHOLE_GPU_MILLI, AgentState, Phase
+from shared.events.jobs import share_to_milli
 from shared.events.scheduler import StartWorkload, StopWorkload
 
 
@@ -21,6 +22,7 @@ class Verdict(StrEnum):
     ALREADY_RUNNING = "allocation already running here"
     ALREADY_FINISHED = "allocation already finished here"
     UNKNOWN_GPU = "GPU not on this node"
+    GPU_IN_USE = "GPU held by another workload here"
     UNKNOWN_ALLOCATION = "allocation unknown here"
     ALREADY_STOPPING = "allocation already stopping"
 
@@ -31,7 +33,7 @@ class Verdict(StrEnum):
     @property
     def rejects_workload(self) -> bool:
         """The command is wrong for this node: the scheduler must hear that the workload will not run."""
-        return self is Verdict.UNKNOWN_GPU
+        return self in (Verdict.UNKNOWN_GPU, Verdict.GPU_IN_USE)
 
 
 def judge_start(
@@ -46,6 +48,10 @@ def judge_start(
         return Verdict.ALREADY_FINISHED
     if any(uuid not in node_gpus for uuid in command.gpu_uuids):
         return Verdict.UNKNOWN_GPU
+    if busy_gpus(state, command):
+        # Never two workloads on one GPU by accident: whatever the scheduler believes, this node knows
+        # what still runs (an allocation released while its workload was still running, for example).
+        return Verdict.GPU_IN_USE
     return Verdict.APPLY
 
 
@@ -63,6 +69,20 @@ def judge_stop(state: AgentState, node_id: str, command: StopWorkload) -> Verdic
 
 def unknown_gpus(command: StartWorkload, node_gpus: Collection[str]) -> list[str]:
     return [uuid for uuid in command.gpu_uuids if uuid not in node_gpus]
+
+
+def busy_gpus(state: AgentState, command: StartWorkload) -> list[str]:
+    """The command's GPUs whose share would go over one whole GPU with the workloads already here."""
+    held = state.held_milli()
+    wanted = share_to_milli(command.gpu_share)
+    return [uuid for uuid in command.gpu_uuids if held.get(uuid, 0) + wanted > WHOLE_GPU_MILLI]
+
+
+def rejection_detail(
+    verdict: Verdict, state: AgentState, command: StartWorkload, node_gpus: Collection[str]
+) -> str:
+    gpus = busy_gpus(state, command) if verdict is Verdict.GPU_IN_USE else unknown_gpus(command, node_gpus)
+    return f"{verdict.value}: {', '.join(gpus)}"
 
 
 def _judge_common(state: AgentState, node_id: str, addressed_to: str, epoch: int) -> Verdict | None:

@@ -12,9 +12,7 @@ from typing import Any
 from shared.events.agent import RunningWorkload
 
 STATE_VERSION = 1
-# Allocations whose workloads ended are remembered this long (in count), so that a start command
-# redelivered after its workload already finished is not run a second time.
-FINISHED_REMEMBERED = 1024
+WHOLE_GPU_MILLI = 1000
 
 
 class Phase(StrEnum):
@@ -40,6 +38,8 @@ class WorkloadRecord:
     exit_file: str
     log_file: str
     tenant_id: str | None = None
+    # Thousandths of each bound GPU it holds (absent in older state files: whole GPUs).
+    gpu_milli: int = WHOLE_GPU_MILLI
     pid: int = 0
     phase: Phase = Phase.LAUNCHING
     launches: int = 0
@@ -76,19 +76,44 @@ class WorkloadRecord:
 class AgentState:
     newest_epoch: int = 0
     workloads: dict[str, WorkloadRecord] = field(default_factory=dict)
-    finished: list[str] = field(default_factory=list)
+    # Allocations whose workloads ended, with when (Unix seconds, oldest first): a start command for one
+    # of them (redelivered, or re-sent after JetStream's dedupe window) is not run a second time.
+    finished: dict[str, float] = field(default_factory=dict)
 
     def observe_epoch(self, epoch: int) -> None:
         self.newest_epoch = max(self.newest_epoch, epoch)
 
-    def finish(self, allocation_id: str) -> None:
+    def finish(self, allocation_id: str, at: float) -> None:
         self.workloads.pop(allocation_id, None)
-        if allocation_id not in self.finished:
-            self.finished.append(allocation_id)
-            del self.finished[:-FINISHED_REMEMBERED]
+        self.finished.setdefault(allocation_id, at)
+
+    def forget_finished_before(self, cutoff: float) -> None:
+        """Drops what ended before `cutoff`; oldest first, so the cost is what is dropped."""
+        while self.finished:
+            oldest, at = next(iter(self.finished.items()))
+            if at >= cutoff:
+                return
+            del self.finished[oldest]
+
+    def held_milli(self) -> dict[str, int]:
+        """Per GPU, the thousandths its workloads hold: every workload here, launching, running,
+        waiting to restart or stopping, keeps its GPUs until its exit is reported."""
+        held: dict[str, int] = {}
+        for record in self.workloads.values():
+            for uuid in record.gpu_uuids:
+                held[uuid] = held.get(uuid, 0) + record.gpu_milli
+        return held
 
     def running(self) -> list[RunningWorkload]:
         return [record.as_running() for record in self.workloads.values() if record.has_process]
+
+    def running_on(self, gpu_uuid: str) -> list[str]:
+        """The allocations whose processes run on the GPU."""
+        return [
+            record.allocation_id
+            for record in self.workloads.values()
+            if record.has_process and gpu_uuid in record.gpu_uuids
+        ]
 
     def busy_gpus(self) -> frozenset[str]:
         return frozenset(
@@ -100,11 +125,11 @@ class AgentState:
             "version": STATE_VERSION,
             "newest_epoch": self.newest_epoch,
             "workloads": [record.to_dict() for record in self.workloads.values()],
-            "finished": list(self.finished),
+            "finished": dict(self.finished),
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AgentState:
+    def from_dict(cls, data: dict[str, Any], now: float) -> AgentState:
         version = data.get("version")
         if version != STATE_VERSION:
             raise ValueError(f"state file version {version!r} is not {STATE_VERSION}")
@@ -112,5 +137,12 @@ class AgentState:
         return cls(
             newest_epoch=int(data.get("newest_epoch", 0)),
             workloads={record.allocation_id: record for record in records},
-            finished=list(data.get("finished", [])),
+            finished=_finished_from(data.get("finished", {}), now),
         )
+
+
+def _finished_from(data: dict[str, float] | list[str], now: float) -> dict[str, float]:
+    # A list is the older form, without times: remembered from now on.
+    if isinstance(data, list):
+        return dict.fromkeys(data, now)
+    return {allocation_id: float(at) for allocation_id, at in data.items()}

@@ -19,11 +19,13 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from services.agent.app.ports import UNKNOWN_EXIT_CODE, LaunchFailed
+from services.agent.app.ports import EXIT_REJECTED, UNKNOWN_EXIT_CODE, LaunchFailed
 from services.agent.domain.environment import workload_environment
 from services.agent.domain.state import WorkloadRecord
 from services.agent.runtime import wrapper
 from shared.clock import Clock, SystemClock
+from shared.events.jobs import env_entry_problem
+from shared.infra.parent_death import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +43,16 @@ def safe_file_name(text: str) -> str:
 
 class ProcessRuntime:
     def __init__(
-        self, state_dir: Path, *, agent_env: Mapping[str, str] | None = None, clock: Clock | None = None
+        self,
+        state_dir: Path,
+        *,
+        agent_env: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
+        die_with_agent: bool = False,
     ) -> None:
         self._clock: Clock = clock or SystemClock()
+        # SIGTERM, not SIGKILL: the wrapper passes it on to the whole workload, then records the exit.
+        self._die_with_agent = die_with_agent
         self.logs_dir = state_dir / "logs"
         self.run_dir = state_dir / "run"
         self._agent_env = agent_env
@@ -64,6 +73,7 @@ class ProcessRuntime:
             allocation_id=record.allocation_id,
             replica=record.replica,
         )
+        _check_environment(record.env)
         _check_program(record.command[0] if record.command else "", env.get("PATH", os.defpath))
         self.run_dir.mkdir(parents=True, exist_ok=True)
         Path(record.log_file).parent.mkdir(parents=True, exist_ok=True)
@@ -77,11 +87,15 @@ class ProcessRuntime:
                     stderr=subprocess.STDOUT,
                     env=env,
                     start_new_session=True,
+                    preexec_fn=die_with_parent(signal.SIGTERM) if self._die_with_agent else None,
                 )
             except OSError as error:
                 raise LaunchFailed(
                     wrapper.EXIT_CANNOT_EXECUTE, f"cannot start the workload wrapper: {error}"
                 ) from error
+            except (ValueError, TypeError) as error:
+                # An argument the OS cannot take (a NUL, a lone surrogate): the command is at fault.
+                raise LaunchFailed(EXIT_REJECTED, f"cannot launch: {error}") from error
         self._children[record.allocation_id] = process
         return process.pid
 
@@ -150,6 +164,13 @@ class ProcessRuntime:
             # No /proc (not Linux): the best we can do is that the pid exists.
             return _pid_exists(pid)
         return WRAPPER_PATH.encode() in arguments and exit_file.encode() in arguments
+
+
+def _check_environment(spec_env: Mapping[str, str]) -> None:
+    """The gateway refuses such a job; a command that did not come through it is refused here too."""
+    for name, value in spec_env.items():
+        if (problem := env_entry_problem(name, value)) is not None:
+            raise LaunchFailed(EXIT_REJECTED, f"cannot launch: environment variable {name!r}: {problem}")
 
 
 def _check_program(program: str, path: str) -> None:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pricing.meters import gpu_model_problems
 from pricing.money import currency_problems
 from pricing.price_books import price_book_problems
+from services.gateway.app.pages import Page, PageRequest, page_of
 from services.gateway.app.ports import GatewayStore, GatewayUnitOfWork
 from services.gateway.domain.auth import (
     Principal,
@@ -29,6 +30,8 @@ from services.gateway.domain.model import (
     new_project_id,
     new_tenant_id,
 )
+from services.gateway.domain.pages import key_time
+from services.gateway.domain.requests import listing_filters
 from shared.clock import Clock
 from shared.events.base import Event
 from shared.events.gateway import (
@@ -39,6 +42,7 @@ from shared.events.gateway import (
     QuotaSet,
     TenantCreated,
 )
+from shared.events.priority_classes import PriorityClasses
 
 FIRST_ADMIN_KEY_NAME = "first admin"
 
@@ -72,6 +76,7 @@ class CreatedKey:
 class CreateProject:
     name: str
     tenant_id: str | None = None  # the operator names the tenant; a tenant key defaults to its own
+    max_priority_class: str | None = None  # operator only; None: the default class
 
 
 @dataclass(frozen=True)
@@ -94,9 +99,10 @@ class SetPriceBook:
 
 
 class Administration:
-    def __init__(self, store: GatewayStore, clock: Clock) -> None:
+    def __init__(self, store: GatewayStore, clock: Clock, classes: PriorityClasses | None = None) -> None:
         self._store = store
         self._clock = clock
+        self._classes = classes or PriorityClasses()
 
     async def create_tenant(self, principal: Principal, command: CreateTenant) -> CreatedTenant:
         require_operator(principal)
@@ -115,10 +121,15 @@ class Administration:
             )
         return CreatedTenant(tenant, secret.plaintext)
 
-    async def list_tenants(self, principal: Principal) -> list[Tenant]:
-        """The operator: every tenant; a tenant key: its own."""
+    async def list_tenants(self, principal: Principal, page: PageRequest = PageRequest()) -> Page[Tenant]:
+        """The operator: every tenant; a tenant key: its own. Oldest first."""
+        scoped = scope_tenant(principal, None)
+        filters = listing_filters("tenants", scoped)
+        start = page.start(filters, 2)
+        after = (key_time(start[0]), start[1]) if start else None
         async with self._store.reading() as uow:
-            return await uow.tenants.list(scope_tenant(principal, None))
+            rows = await uow.tenants.list(scoped, after, page.limit)
+        return page_of(rows, page, filters, lambda t: (t.created_at.isoformat(), t.tenant_id))
 
     async def create_key(self, principal: Principal, command: CreateKey) -> CreatedKey:
         require_tenant_access(principal, command.tenant_id, "tenant", command.tenant_id)
@@ -137,8 +148,16 @@ class Administration:
         tenant_id = scope_tenant(principal, command.tenant_id)
         if tenant_id is None:
             raise InvalidInput.one("tenant_id", "the operator must name the tenant the project belongs to")
+        if command.max_priority_class is not None:
+            # What a project may preempt others with is the operator's to give.
+            require_operator(principal)
+            if command.max_priority_class not in self._classes.values:
+                raise InvalidInput.one(
+                    "max_priority_class",
+                    f"unknown priority class {command.max_priority_class!r}; one of {self._classes.names()}",
+                )
         now = self._clock.now()
-        project = Project(new_project_id(), tenant_id, command.name, now)
+        project = Project(new_project_id(), tenant_id, command.name, now, command.max_priority_class)
         async with self._store.transaction() as uow:
             await _tenant(uow, tenant_id)
             if not await uow.projects.add(project):
@@ -150,10 +169,17 @@ class Administration:
             )
         return project
 
-    async def list_projects(self, principal: Principal, tenant_id: str | None = None) -> list[Project]:
+    async def list_projects(
+        self, principal: Principal, tenant_id: str | None = None, page: PageRequest = PageRequest()
+    ) -> Page[Project]:
+        """Oldest first."""
         scoped = scope_tenant(principal, tenant_id)
-        async with self._store.transaction() as uow:
-            return await uow.projects.list(scoped)
+        filters = listing_filters("projects", scoped)
+        start = page.start(filters, 2)
+        after = (key_time(start[0]), start[1]) if start else None
+        async with self._store.reading() as uow:
+            rows = await uow.projects.list(scoped, after, page.limit)
+        return page_of(rows, page, filters, lambda p: (p.created_at.isoformat(), p.project_id))
 
     async def set_quotas(self, principal: Principal, command: SetQuotas) -> Project:
         require_operator(principal)

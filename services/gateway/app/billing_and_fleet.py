@@ -7,10 +7,12 @@ from decimal import Decimal
 
 from pricing.credits import credit_grant_problems
 from pricing.periods import period_problems
+from services.gateway.app.pages import Page, PageRequest, page_of
 from services.gateway.app.ports import GatewayStore
 from services.gateway.domain.auth import Principal, require_operator, require_tenant_access, scope_tenant
 from services.gateway.domain.errors import Conflict, InvalidInput, NotFound, refuse
 from services.gateway.domain.model import Invoice, Node, new_grant_id
+from services.gateway.domain.requests import listing_filters
 from shared.clock import Clock
 from shared.events.gateway import CreditGranted, InvoiceFinalizeRequested, InvoiceVoidRequested
 
@@ -40,13 +42,22 @@ class Billing:
         self._clock = clock
 
     async def list_invoices(
-        self, principal: Principal, tenant_id: str | None = None, period: str | None = None
-    ) -> list[Invoice]:
+        self,
+        principal: Principal,
+        tenant_id: str | None = None,
+        period: str | None = None,
+        page: PageRequest = PageRequest(),
+    ) -> Page[Invoice]:
+        """Newest period first, then by tenant and invoice id."""
         scoped = scope_tenant(principal, tenant_id)
         if period is not None:
             refuse(period_problems(period), "query")
+        filters = listing_filters("invoices", scoped, period)
+        start = page.start(filters, 3)
+        after = (start[0], start[1], start[2]) if start else None
         async with self._store.reading() as uow:
-            return await uow.invoices.list(scoped, period)
+            rows = await uow.invoices.list(scoped, period, after, page.limit)
+        return page_of(rows, page, filters, lambda i: (i.period, i.tenant_id, i.invoice_id))
 
     async def get_invoice(self, principal: Principal, invoice_id: str) -> Invoice:
         async with self._store.reading() as uow:
@@ -117,7 +128,11 @@ class Fleet:
     def __init__(self, store: GatewayStore) -> None:
         self._store = store
 
-    async def list_nodes(self, principal: Principal) -> list[Node]:
+    async def list_nodes(self, principal: Principal, page: PageRequest = PageRequest()) -> Page[Node]:
+        """By node id."""
         require_operator(principal)
+        filters = listing_filters("nodes")
+        start = page.start(filters, 1)
         async with self._store.reading() as uow:
-            return await uow.nodes.list()
+            rows = await uow.nodes.list(start[0] if start else None, page.limit)
+        return page_of(rows, page, filters, lambda n: (n.node_id,))

@@ -8,6 +8,7 @@ from services.gateway.app.ports import GatewayStore, GatewayUnitOfWork, JobQuery
 from services.gateway.domain.auth import Principal, Role, require_role, require_tenant_access, scope_tenant
 from services.gateway.domain.errors import IdempotencyKeyReused, InvalidInput, NotFound
 from services.gateway.domain.model import Job, new_job_id
+from services.gateway.domain.pages import DEFAULT_PAGE_SIZE, check_page_size
 from services.gateway.domain.requests import (
     JobPageCursor,
     check_idempotency_key,
@@ -17,16 +18,14 @@ from services.gateway.domain.requests import (
 from services.gateway.domain.rules import CancelOutcome, check_fits_fleet, decide_cancel
 from shared.clock import Clock
 from shared.events.gateway import JobCancelRequested, JobSubmitted
-from shared.events.jobs import JobSpec, JobState
-
-MAX_PAGE_SIZE = 500
-DEFAULT_PAGE_SIZE = 50
+from shared.events.jobs import JobSpec, JobState, JobSubmission
+from shared.events.priority_classes import PriorityClasses
 
 
 @dataclass(frozen=True)
 class SubmitJob:
     project_id: str
-    spec: JobSpec
+    spec: JobSubmission
     idempotency_key: str | None = None
 
     @property
@@ -57,9 +56,10 @@ class JobPage:
 
 
 class Jobs:
-    def __init__(self, store: GatewayStore, clock: Clock) -> None:
+    def __init__(self, store: GatewayStore, clock: Clock, classes: PriorityClasses | None = None) -> None:
         self._store = store
         self._clock = clock
+        self._classes = classes or PriorityClasses()
 
     async def submit(self, principal: Principal, command: SubmitJob) -> Submitted:
         require_role(principal, Role.MEMBER)
@@ -73,13 +73,14 @@ class Jobs:
             earlier = await _earlier_submission(uow, project.tenant_id, command)
             if earlier is not None:
                 return Submitted(earlier, created=False)
-            check_fits_fleet(command.spec, await uow.nodes.list())
+            spec = self._in_class(command.spec, project.max_priority_class)
+            check_fits_fleet(spec, await uow.nodes.list())
             now = self._clock.now()
             job = Job(
                 job_id=new_job_id(),
                 tenant_id=project.tenant_id,
                 project_id=project.project_id,
-                spec=command.spec,
+                spec=spec,
                 state=JobState.PENDING,
                 reason="",
                 version=0,
@@ -104,13 +105,21 @@ class Jobs:
             )
         return Submitted(job, created=True)
 
+    def _in_class(self, submitted: JobSubmission, project_max: str | None) -> JobSpec:
+        """The spec in its priority class (the default one if it names none), at that class's priority;
+        a class unknown or above the project's maximum is refused."""
+        name = submitted.priority_class or self._classes.default
+        refusal = self._classes.refusal(name, project_max)
+        if refusal is not None:
+            raise InvalidInput.one("spec.priority_class", refusal)
+        return submitted.to_spec(name, self._classes.engine_priority(name))
+
     async def get(self, principal: Principal, job_id: str) -> Job:
         async with self._store.reading() as uow:
             return await _visible_job(uow, principal, job_id)
 
     async def list(self, principal: Principal, query: ListJobs) -> JobPage:
-        if not 1 <= query.page_size <= MAX_PAGE_SIZE:
-            raise InvalidInput.one("page_size", f"must be between 1 and {MAX_PAGE_SIZE}", "query")
+        check_page_size(query.page_size)
         tenant_id = scope_tenant(principal, query.tenant_id)
         filters = listing_filters(tenant_id, query.project_id, query.state)
         after = JobPageCursor.decode(query.page_token, filters) if query.page_token else None

@@ -20,8 +20,10 @@ from shared.events.jobs import JobState
 class TenantRepository(Protocol):
     async def add(self, tenant: Tenant) -> None: ...
     async def get(self, tenant_id: str) -> Tenant | None: ...
-    async def list(self, tenant_id: str | None) -> list[Tenant]:
-        """Oldest first; None: every tenant."""
+    async def list(
+        self, tenant_id: str | None, after: tuple[datetime, str] | None = None, limit: int | None = None
+    ) -> list[Tenant]:
+        """Oldest first by (created_at, tenant_id), after that key, at most `limit`; None: every tenant."""
         ...
 
 
@@ -36,7 +38,11 @@ class ProjectRepository(Protocol):
         ...
 
     async def get(self, project_id: str) -> Project | None: ...
-    async def list(self, tenant_id: str | None) -> list[Project]: ...
+    async def list(
+        self, tenant_id: str | None, after: tuple[datetime, str] | None = None, limit: int | None = None
+    ) -> list[Project]:
+        """Oldest first by (created_at, project_id), after that key, at most `limit`."""
+        ...
 
 
 class QuotaRepository(Protocol):
@@ -85,13 +91,23 @@ class JobRepository(Protocol):
 class NodeRepository(Protocol):
     async def get(self, node_id: str, *, for_update: bool = False) -> Node | None: ...
     async def save(self, node: Node) -> None: ...
-    async def list(self) -> list[Node]: ...
+    async def list(self, after: str | None = None, limit: int | None = None) -> list[Node]:
+        """By node id, after `after`, at most `limit` (None: the whole fleet)."""
+        ...
 
 
 class InvoiceRepository(Protocol):
     async def get(self, invoice_id: str, *, for_update: bool = False) -> Invoice | None: ...
     async def save(self, invoice: Invoice) -> None: ...
-    async def list(self, tenant_id: str | None, period: str | None) -> list[Invoice]: ...
+    async def list(
+        self,
+        tenant_id: str | None,
+        period: str | None,
+        after: tuple[str, str, str] | None = None,
+        limit: int | None = None,
+    ) -> list[Invoice]:
+        """Newest period first, then by (tenant_id, invoice_id); after that (period, tenant, invoice)."""
+        ...
 
 
 class GatewayUnitOfWork(Protocol):

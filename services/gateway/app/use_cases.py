@@ -14,6 +14,7 @@ from services.gateway.app.jobs import Jobs
 from services.gateway.app.ports import GatewayStore
 from services.gateway.app.usage_and_exports import MeteringExports, UsageAndExports
 from shared.clock import Clock
+from shared.events.priority_classes import PriorityClasses
 
 
 class MeteringApi(MeteringReader, MeteringExports, MeteringChargeback, Protocol):
@@ -33,15 +34,20 @@ class GatewayUseCases:
 
     @classmethod
     def build(
-        cls, store: GatewayStore, clock: Clock, admin_key: str, metering: MeteringApi | None = None
+        cls,
+        store: GatewayStore,
+        clock: Clock,
+        admin_key: str,
+        metering: MeteringApi | None = None,
+        classes: PriorityClasses | None = None,
     ) -> GatewayUseCases:
         """`metering`: its internal API, for reading budgets, webhooks, usage and exports (None: not
-        readable)."""
+        readable); `classes`: the operator's priority classes (None: the defaults)."""
         billing = Billing(store, clock)
         return cls(
             authenticator=Authenticator(store, admin_key),
-            administration=Administration(store, clock),
-            jobs=Jobs(store, clock),
+            administration=Administration(store, clock, classes),
+            jobs=Jobs(store, clock, classes),
             billing=billing,
             fleet=Fleet(store),
             billing_controls=BillingControls(store, clock, metering),

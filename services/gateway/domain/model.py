@@ -46,6 +46,8 @@ class Project:
     tenant_id: str
     name: str
     created_at: datetime
+    # The highest priority class its jobs may name (None: the operator's default class).
+    max_priority_class: str | None = None
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from dataclasses import dataclass
@@ -11,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from services.gateway.domain.errors import InvalidInput
+from services.gateway.domain.pages import decode_token, encode_token
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 
@@ -45,24 +44,18 @@ class JobPageCursor:
     filters: str
 
     def encode(self) -> str:
-        raw = canonical_json({"c": self.created_at.isoformat(), "j": self.job_id, "f": self.filters})
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return encode_token({"c": self.created_at.isoformat(), "j": self.job_id, "f": self.filters})
 
     @classmethod
     def decode(cls, token: str, filters: str) -> JobPageCursor:
+        data = decode_token(token, filters)
         try:
-            padded = token + "=" * (-len(token) % 4)
-            data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-            cursor = cls(datetime.fromisoformat(data["c"]), str(data["j"]), str(data["f"]))
-        except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+            return cls(datetime.fromisoformat(data["c"]), str(data["j"]), filters)
+        except (ValueError, KeyError, TypeError) as error:
             raise InvalidInput.one("page_token", "is not a page token issued by this API", "query") from error
-        if cursor.filters != filters:
-            raise InvalidInput.one(
-                "page_token", "belongs to a listing with other filters; start again without it", "query"
-            )
-        return cursor
 
 
-def listing_filters(tenant_id: str | None, project_id: str | None, state: str | None) -> str:
-    """A short, stable digest of a job listing's filters, carried in its page tokens."""
-    return request_fingerprint([tenant_id, project_id, state])[:16]
+def listing_filters(*filters: str | None) -> str:
+    """A short, stable digest of a listing's filters, carried in its page tokens (the job listing's are
+    tenant, project and state; the others start with the listing's name)."""
+    return request_fingerprint(list(filters))[:16]

@@ -44,6 +44,16 @@ ON CONFLICT (allocation_id) DO UPDATE SET released_at = EXCLUDED.released_at
 """
 
 
+# The rows waiting for this release go; the samples left waiting for no other release are taken.
+TAKE_HELD_SAMPLES_SQL = """
+WITH gone AS (DELETE FROM held_samples WHERE allocation_id = $1 RETURNING sample_event_id, body)
+SELECT DISTINCT ON (g.sample_event_id) g.body FROM gone g
+WHERE NOT EXISTS (
+    SELECT 1 FROM held_samples h WHERE h.sample_event_id = g.sample_event_id AND h.allocation_id <> $1
+)
+"""
+
+
 class PgIngestStore(IngestStore):
     def __init__(self, tx: Tx) -> None:
         self._tx = tx
@@ -74,6 +84,18 @@ class PgIngestStore(IngestStore):
     ) -> list[AllocationInterval]:
         rows = await self._conn.fetch(INTERVALS_ON_GPUS_SQL, list(gpu_uuids), earliest, latest)
         return [AllocationInterval(*row) for row in rows]  # the columns in the dataclass's field order
+
+    async def hold_sample(self, sample: UsageSampled, waiting_for: Sequence[str]) -> None:
+        body = sample.model_dump_json()
+        await self._conn.executemany(
+            "INSERT INTO held_samples (sample_event_id, allocation_id, body) VALUES ($1, $2, $3)"
+            " ON CONFLICT DO NOTHING",
+            [(sample.event_id, allocation_id, body) for allocation_id in waiting_for],
+        )
+
+    async def take_held_samples(self, allocation_id: str) -> list[UsageSampled]:
+        rows = await self._conn.fetch(TAKE_HELD_SAMPLES_SQL, allocation_id)
+        return [UsageSampled.model_validate_json(row["body"]) for row in rows]
 
     async def save_bound(self, event: AllocationBound) -> None:
         await self._conn.execute(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.ingest.app.ports import IngestStore
-from services.ingest.domain.allocations import AllocationInterval, holders_at
+from services.ingest.domain.allocations import AllocationInterval, holders_at, unsettled
 from services.ingest.domain.records import sample_records
 from services.ingest.domain.time_window import TimeLimits, time_problem
 from shared.clock import Clock
@@ -58,20 +58,32 @@ class RecordSamples:
             if sample.event_id in claimed:
                 claimed.discard(sample.event_id)  # the same message twice in one batch counts once
                 fresh.append(sample)
-        # 3. Enrich from the allocation that held each GPU then (or none: idle usage), and emit.
-        by_gpu: dict[str, list[AllocationInterval]] = defaultdict(list)
-        if fresh:
-            times = [sample.occurred_at for sample in fresh]
-            gpus = {sample.gpu_uuid for sample in fresh}
-            for interval in await store.intervals_on_gpus(gpus, min(times), max(times)):
-                by_gpu[interval.gpu_uuid].append(interval)
-        records = [
-            record
-            for s in fresh
-            for record in sample_records(s, holders_at(by_gpu.get(s.gpu_uuid, ()), s.occurred_at))
-        ]
+        # 3. Enrich from the allocation that held each GPU then (or none: idle usage), and emit; a sample
+        #    that may lie past an allocation's unheard release waits for it.
+        records = await attribute(store, fresh)
         await store.emit_all(records)
         return SamplesOutcome(records, len(accepted) - len(fresh), rejected)
+
+
+async def attribute(store: IngestStore, samples: Sequence[UsageSampled]) -> list[UsageRecorded]:
+    """The records of the samples that can be attributed now, by each sample's time against the
+    allocation intervals on its GPU; the others are held back until the releases they wait for
+    (allocations.unsettled)."""
+    if not samples:
+        return []
+    by_gpu: dict[str, list[AllocationInterval]] = defaultdict(list)
+    times = [sample.occurred_at for sample in samples]
+    gpus = {sample.gpu_uuid for sample in samples}
+    for interval in await store.intervals_on_gpus(gpus, min(times), max(times)):
+        by_gpu[interval.gpu_uuid].append(interval)
+    records: list[UsageRecorded] = []
+    for sample in samples:
+        holders = holders_at(by_gpu.get(sample.gpu_uuid, ()), sample.occurred_at)
+        if waiting_for := unsettled(holders, sample.allocation_ids):
+            await store.hold_sample(sample, waiting_for)
+        else:
+            records.extend(sample_records(sample, holders))
+    return records
 
 
 async def record_bound(store: IngestStore, event: AllocationBound) -> None:
@@ -79,7 +91,9 @@ async def record_bound(store: IngestStore, event: AllocationBound) -> None:
 
 
 async def record_released(store: IngestStore, event: AllocationReleased) -> None:
+    """Close the interval, then attribute the samples that waited for this release."""
     await store.save_released(event)
+    await store.emit_all(await attribute(store, await store.take_held_samples(event.allocation_id)))
 
 
 async def record_tenant(store: IngestStore, event: TenantCreated) -> None:

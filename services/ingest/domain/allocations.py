@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -74,3 +74,25 @@ def holders_at(
     if left:
         holders.append((None, left))
     return holders
+
+
+def unsettled(
+    holders: Iterable[tuple[AllocationInterval | None, Decimal]], running: Collection[str] | None
+) -> list[str]:
+    """The allocations among a sample's holders that it cannot be billed to yet (wait for their release).
+
+    An interval whose release has not reached ingest may have ended before the sample: after a scheduler
+    restart, releases wait for the lease to expire. The sample's agent lists the allocations whose
+    workloads ran on the GPU when it was taken (`running`); a workload that still ran then ends, and
+    so is released, at or after the sample's time, so a listed open interval is billed at once. An open
+    interval the sample does not list holds the sample back until its release, after which the sample
+    is attributed by its time against [bound, released]: past the release it is idle (or the next
+    holder's). Samples from older agents (`running` None) are billed as before, to the open interval.
+    """
+    if running is None:
+        return []
+    return [
+        holder.allocation_id
+        for holder, _ in holders
+        if holder is not None and holder.released_at is None and holder.allocation_id not in running
+    ]

@@ -15,6 +15,7 @@ from typing import Any
 from services.ingest.domain.errors import InvalidEvent, MalformedBody
 from services.ingest.domain.records import ExternalUsage
 from services.ingest.domain.time_window import TimeLimits, time_problem
+from shared.events.text import json_text_problems
 
 SPECVERSION = "1.0"
 USAGE_EVENT_TYPE = "io.aifactory.usage.inference"
@@ -29,9 +30,10 @@ _DATA_FIELDS = frozenset({"tenant_id", "project_id", "model_name", "job_id", *_C
 
 
 def decode_json(body: bytes) -> Any:
-    """The JSON value in `body`; MalformedBody says where the JSON is broken."""
+    """The JSON value in `body`; MalformedBody says where the JSON is broken, or where it holds text no
+    database can store (a NUL, a lone surrogate: shared/events/text.py)."""
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        value = json.loads(body, parse_constant=_reject_constant)
     except UnicodeDecodeError as error:
         raise MalformedBody(
             f"malformed JSON: the body is not UTF-8 ({error.reason} at byte {error.start})"
@@ -42,6 +44,9 @@ def decode_json(body: bytes) -> Any:
         ) from None
     except ValueError as error:
         raise MalformedBody(f"malformed JSON: {error}") from None
+    for path, problem in json_text_problems(value):
+        raise MalformedBody(f"malformed JSON: {path or 'the body'}: {problem}")
+    return value
 
 
 def _reject_constant(name: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from services.scheduler.adapters.pg_budgets import PgBudgetFacts
 from services.scheduler.adapters.pg_facts import PgFacts
@@ -12,6 +13,7 @@ from services.scheduler.app.ports import FactStore
 from shared.events.agent import Heartbeat, NodeRegistered, WorkloadExited, WorkloadStarted
 from shared.events.gateway import JobCancelRequested, JobSubmitted, QuotaSet
 from shared.events.metering import BudgetExhausted, BudgetRestored
+from shared.events.priority_classes import PriorityClasses
 from shared.messaging.routes import E, Route, use_case_route
 from shared.messaging.specs import ConsumerSpec, consumer
 
@@ -26,12 +28,14 @@ def _on_budgets(event_type: type[E], use_case: Callable[[BudgetFacts, E], Awaita
     return use_case_route(event_type, PgBudgetFacts, use_case)
 
 
-def scheduler_consumers(max_deliveries: int) -> list[ConsumerSpec]:
+def scheduler_consumers(max_deliveries: int, classes: PriorityClasses | None = None) -> list[ConsumerSpec]:
+    """`classes`: the operator's priority classes, which turn a submitted job's class into its priority."""
+    jobs = partial(PgFacts, classes=classes)
     return [
         # Submissions and cancellations on one durable, so a cancel never overtakes its job.
         consumer(
             "scheduler-jobs",
-            _on_facts(JobSubmitted, facts.submit_job),
+            use_case_route(JobSubmitted, jobs, facts.submit_job),
             _on_facts(JobCancelRequested, facts.cancel_job),
             max_deliveries=max_deliveries,
         ),

@@ -12,6 +12,7 @@ from shared.db.pool import Tx
 from shared.events.agent import NodeRegistered
 from shared.events.base import Event
 from shared.events.gateway import JobSubmitted, QuotaSet
+from shared.events.priority_classes import PriorityClasses
 
 WAKE_CHANNEL = "scheduler_wake"
 
@@ -53,9 +54,10 @@ RETURNING tenant_id, project_id, version
 
 
 class PgFacts:
-    def __init__(self, tx: Tx) -> None:
+    def __init__(self, tx: Tx, classes: PriorityClasses | None = None) -> None:
         self._tx = tx
         self._conn = tx.conn
+        self._classes = classes or PriorityClasses()
 
     async def emit(self, event: Event) -> None:
         await self._tx.emit(event)
@@ -76,7 +78,8 @@ class PgFacts:
             event.spec.model_dump_json(),
             event.spec.restart_policy.value,
             event.spec.replicas,
-            event.spec.priority,
+            # From the job's class; an older event's own integer clamped: never out of the classes' range.
+            self._classes.engine_priority(event.spec.priority_class, event.spec.priority),
             event.occurred_at,
             event.spec.pool,
         )
@@ -138,11 +141,11 @@ class PgFacts:
 
     async def held_on_node(self, node_id: str) -> list[HeldAllocation]:
         rows = await self._conn.fetch(
-            "SELECT allocation_id, bound_at FROM allocations"
+            "SELECT allocation_id, started_at FROM allocations"
             " WHERE node_id = $1 AND released_at IS NULL AND exited_at IS NULL",
             node_id,
         )
-        return [HeldAllocation(r["allocation_id"], r["bound_at"]) for r in rows]
+        return [HeldAllocation(r["allocation_id"], r["started_at"]) for r in rows]
 
     async def add_strays(self, node_id: str, strays: Sequence[ReportedWorkload], at: datetime) -> None:
         if strays:
@@ -167,6 +170,13 @@ class PgFacts:
             "UPDATE nodes SET last_seen = GREATEST(last_seen, $2) WHERE node_id = $1", node_id, seen_at
         )
         return bool(status != "UPDATE 0")
+
+    async def live_allocations(self, allocation_ids: Sequence[str]) -> set[str]:
+        rows = await self._conn.fetch(
+            "SELECT allocation_id FROM allocations WHERE allocation_id = ANY($1::text[]) AND released_at IS NULL",
+            list(allocation_ids),
+        )
+        return {r["allocation_id"] for r in rows}
 
     async def allocation_owner(self, allocation_id: str) -> tuple[str, str, bool] | None:
         row = await self._conn.fetchrow(

@@ -1,6 +1,9 @@
-"""Applying the cycle's actions in its transaction: bind placements, write pending jobs' new reasons.
+"""Applying the cycle's actions in its transaction: bind placements, write pending jobs' new reasons,
+fail the jobs set aside.
 
-Set-based statements and executemany, so the round trips do not grow with the batch.
+Set-based statements and executemany, so the round trips do not grow with the batch. What a placed
+job's spec makes raise (its commands to the agents cannot be built) is found before anything is
+written, and that job is set aside instead of placed.
 """
 
 from __future__ import annotations
@@ -8,13 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from pydantic import ValidationError
+
 from services.scheduler.app.ports import ConcurrentChange
 from services.scheduler.domain.engine.model import WHOLE_GPU
-from services.scheduler.domain.model import Actions, Bind, BoundReplica, QueuedJob, Verdict
+from services.scheduler.domain.model import Actions, Bind, BoundReplica, QueuedJob, SetAside, Verdict
 from shared.db.pool import Tx
 from shared.events.base import Event
 from shared.events.jobs import JobSpec, JobState, milli_to_share
 from shared.events.scheduler import AllocationBound, JobStateChanged, StartWorkload
+
+PLACED_SPECS_SQL = "SELECT job_id, attempt, spec::text AS spec FROM jobs WHERE job_id = ANY($1::text[])"
 
 # The version check makes a placement lose to a cancel that committed since the snapshot.
 SCHEDULE_JOBS_SQL = """
@@ -22,7 +29,7 @@ UPDATE jobs j SET state = 'scheduled', reason = p.reason, version = j.version + 
 FROM unnest($1::text[], $2::int[], $3::text[]) AS p(job_id, version, reason)
 WHERE j.job_id = p.job_id AND j.version = p.version AND j.state = 'pending'
   AND j.cancel_requested_at IS NULL AND j.ending_state IS NULL
-RETURNING j.job_id, j.attempt, j.spec::text AS spec
+RETURNING j.job_id, j.attempt
 """
 
 INSERT_ALLOCATION_SQL = """
@@ -74,12 +81,37 @@ class PlacementWriter:
         self._epoch = epoch
 
     async def apply(self, actions: Actions, now: datetime) -> None:
+        set_aside = actions.set_aside
         if actions.binds:
-            await self._bind(actions.binds, now)
+            set_aside += await self._bind(actions.binds, now)
         if actions.verdicts:
             await self._set_verdicts(actions.verdicts, now)
+        if set_aside:
+            await self._set_aside(set_aside, now)
 
-    async def _bind(self, binds: tuple[Bind, ...], now: datetime) -> None:
+    async def _bind(self, binds: tuple[Bind, ...], now: datetime) -> tuple[SetAside, ...]:
+        """Binds the placements; returns those set aside instead (their commands cannot be built)."""
+        # 0. Only the placed jobs' specs are read: their commands and environments go to the agents.
+        #    Each job's events are built first, so that one that raises is set aside, not the cycle.
+        placed = {
+            r["job_id"]: r
+            for r in await self._conn.fetch(PLACED_SPECS_SQL, [b.job.request.job_id for b in binds])
+        }
+        attempts = {job_id: r["attempt"] + 1 for job_id, r in placed.items()}
+        events: list[Event] = []
+        set_aside: list[SetAside] = []
+        kept: list[Bind] = []
+        for b in binds:
+            try:
+                job_events = self._bound_events(b, placed[b.job.request.job_id]["spec"], attempts, now)
+            except Exception as error:  # whatever the tenant's spec makes raise: that job only
+                set_aside.append(SetAside.of(b.job, f"its workload cannot be started ({_described(error)})"))
+                continue
+            events.extend(job_events)
+            kept.append(b)
+        if not kept:
+            return tuple(set_aside)
+        binds = tuple(kept)
         # 1. Move the jobs to scheduled, refusing any that changed since the snapshot.
         rows = await self._conn.fetch(
             SCHEDULE_JOBS_SQL,
@@ -87,11 +119,8 @@ class PlacementWriter:
             [b.job.version for b in binds],
             [b.reason for b in binds],
         )
-        if len(rows) != len(binds):
+        if len(rows) != len(binds) or any(attempts[r["job_id"]] != r["attempt"] for r in rows):
             raise ConcurrentChange("a job placed by this cycle changed since its snapshot")
-        attempts = {r["job_id"]: r["attempt"] for r in rows}
-        # Only the placed jobs' specs are read: their commands and environments go to the agents.
-        specs = {r["job_id"]: JobSpec.model_validate_json(r["spec"]) for r in rows}
         # 2. One allocation per replica, and its GPUs bound only if still free.
         allocations = [
             (allocation_id(b.job.request.job_id, attempts[b.job.request.job_id], r.replica), b, r)
@@ -108,13 +137,19 @@ class PlacementWriter:
             ],
         )
         await self._take_gpus([(alloc_id, r) for alloc_id, _, r in allocations])
-        # 3. Tell everyone: admitted, then scheduled; the bound intervals; the agents' start commands.
-        events: list[Event] = []
-        for b in binds:
-            events.append(_state_changed(b.job, JobState.ADMITTED, "", b.job.version + 1, now))
-            events.append(_state_changed(b.job, JobState.SCHEDULED, b.reason, b.job.version + 2, now))
-        for alloc_id, b, r in allocations:
-            request, spec = b.job.request, specs[b.job.request.job_id]
+        # 3. Tell everyone (the events built in 0).
+        await self._tx.emit_all(events)
+        return tuple(set_aside)
+
+    def _bound_events(self, b: Bind, spec_json: str, attempts: dict[str, int], now: datetime) -> list[Event]:
+        """A bound job's events: admitted, then scheduled; the bound intervals; the agents' start commands."""
+        request, spec = b.job.request, JobSpec.model_validate_json(spec_json)
+        events: list[Event] = [
+            _state_changed(b.job, JobState.ADMITTED, "", b.job.version + 1, now),
+            _state_changed(b.job, JobState.SCHEDULED, b.reason, b.job.version + 2, now),
+        ]
+        for r in b.replicas:
+            alloc_id = allocation_id(request.job_id, attempts[request.job_id], r.replica)
             events.append(
                 AllocationBound(
                     occurred_at=now,
@@ -148,7 +183,7 @@ class PlacementWriter:
                     gpu_share=milli_to_share(r.gpu_milli),
                 )
             )
-        await self._tx.emit_all(events)
+        return events
 
     async def _take_gpus(self, allocations: list[tuple[str, BoundReplica]]) -> None:
         """Bind whole GPUs and take shares of the others; a GPU no longer free enough aborts the cycle."""
@@ -181,6 +216,39 @@ class PlacementWriter:
         await self._tx.emit_all(
             [_state_changed(v.job, v.state, v.reason, v.job.version + 1, now) for v in verdicts]
         )
+
+    async def _set_aside(self, jobs: tuple[SetAside, ...], now: datetime) -> None:
+        """Fail each job set aside, with the reason, unless it changed since the snapshot (the next cycle
+        sees it again then)."""
+        rows = await self._conn.fetch(
+            SET_VERDICTS_SQL,
+            [j.job_id for j in jobs],
+            [j.version for j in jobs],
+            [JobState.FAILED.value] * len(jobs),
+            [j.reason for j in jobs],
+        )
+        failed = {r["job_id"] for r in rows}
+        await self._tx.emit_all(
+            [
+                JobStateChanged(
+                    occurred_at=now,
+                    tenant_id=j.tenant_id,
+                    project_id=j.project_id,
+                    job_id=j.job_id,
+                    state=JobState.FAILED,
+                    reason=j.reason,
+                    version=j.version + 1,
+                )
+                for j in jobs
+                if j.job_id in failed
+            ]
+        )
+
+
+def _described(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg']}" for e in error.errors())
+    return f"{type(error).__name__}: {error}"
 
 
 def fractional_shares(held: Iterable[tuple[Sequence[str], int]]) -> tuple[list[str], list[int]]:

@@ -2,9 +2,13 @@
 the fleet, quotas, and the fair-share history.
 
 Few round trips whatever the size: one query each. What a job asks for never changes once submitted,
-so it is read once (in SQL, no spec parsed) and kept while the job waits or runs; each cycle reads only
-what moves: versions and reasons of the queue, the live allocations. The applier reads the full spec
-of the jobs it places only.
+so it is read once (a few fields of the spec, no spec parsed) and kept while the job waits or runs;
+each cycle reads only what moves: versions and reasons of the queue, the live allocations. The applier
+reads the full spec of the jobs it places only.
+
+The spec's fields are read as text and checked here, not cast in SQL: one job's bad value (a maximum
+runtime out of range, from before the bound) must fail that job only (set aside), never the cycle's
+query. A job already holding GPUs keeps running, its maximum runtime clamped to the bound.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from itertools import groupby
 
 import asyncpg
@@ -25,18 +30,27 @@ from services.scheduler.domain.model import (
     LiveState,
     ProjectQuota,
     QueuedJob,
+    SetAside,
     UsageHistory,
     UsedGpus,
+    set_aside_reason,
 )
 from services.scheduler.domain.pools import PoolPolicies, reads_by_priority
-from shared.events.jobs import RestartPolicy
+from shared.events.jobs import (
+    MAX_GPUS_PER_REPLICA,
+    MAX_RUNTIME_S,
+    RestartPolicy,
+    max_runtime_refusal,
+    share_to_milli,
+)
 
 # What JobRequest needs, from the jobs table (aliased j).
 REQUEST_COLUMNS = """
 j.job_id, j.tenant_id, j.project_id, j.submitted_at, j.replicas, j.priority, j.restart_policy,
-(j.spec->>'gpus_per_replica')::int AS gpus_per_replica, (j.spec->>'max_runtime_s')::float8 AS max_runtime_s,
-COALESCE((j.spec->>'gpu_fraction')::numeric * 1000, 1000)::int AS gpu_milli,
-ARRAY(SELECT jsonb_array_elements_text(j.spec->'gpu_models')) AS gpu_models
+j.spec->>'gpus_per_replica' AS gpus_per_replica, j.spec->>'max_runtime_s' AS max_runtime_s,
+j.spec->>'gpu_fraction' AS gpu_fraction,
+CASE WHEN COALESCE(jsonb_typeof(j.spec->'gpu_models'), 'array') = 'array'
+     THEN ARRAY(SELECT jsonb_array_elements_text(COALESCE(j.spec->'gpu_models', '[]'))) END AS gpu_models
 """
 QUEUE_FILTER = "j.state = 'pending' AND j.cancel_requested_at IS NULL AND j.ending_state IS NULL"
 # Each pool's first $1 pending jobs, in its order: by priority class then submission, or by submission
@@ -71,7 +85,10 @@ SELECT job_id, replica, node_id, gpu_model, gpu_uuids, COALESCE(started_at, boun
 FROM allocations WHERE released_at IS NULL ORDER BY job_id, replica
 """
 
-REQUESTS_SQL = f"SELECT {REQUEST_COLUMNS} FROM jobs j WHERE j.job_id = ANY($1::text[])"
+# `placed`: whether the job holds GPUs (is no longer pending).
+REQUESTS_SQL = (
+    f"SELECT {REQUEST_COLUMNS}, j.state <> 'pending' AS placed FROM jobs j WHERE j.job_id = ANY($1::text[])"
+)
 
 # Whether the engine has anything to decide: a job waits, or a job that holds GPUs must end in time.
 NEEDS_DECISIONS_SQL = f"""
@@ -147,10 +164,20 @@ class StateReader:
             reads_by_priority(policies.default),
         )
         held = _groups(await self._conn.fetch(HOLDING_SQL), "job_id")
-        requests = await self._requests_of(
+        requests, unusable = await self._requests_of(
             [r["job_id"] for r in queue] + [rows[0]["job_id"] for rows in held]
         )
-        pending = tuple(QueuedJob(requests[r["job_id"]], r["version"], r["reason"], r["pool"]) for r in queue)
+        pending = tuple(
+            QueuedJob(requests[r["job_id"]], r["version"], r["reason"], r["pool"])
+            for r in queue
+            if r["job_id"] in requests
+        )
+        set_aside = tuple(
+            SetAside(r["job_id"], row["tenant_id"], row["project_id"], r["version"], set_aside_reason(why))
+            for r in queue
+            if r["job_id"] in unusable
+            for row, why in (unusable[r["job_id"]],)
+        )
         holding = tuple(
             HoldingJob(requests[rows[0]["job_id"]], tuple(_held(r) for r in rows)) for rows in held
         )
@@ -166,17 +193,25 @@ class StateReader:
             pending=pending,
             holding=holding,
             attained_service=attained,
+            set_aside=set_aside,
         )
 
-    async def _requests_of(self, job_ids: list[str]) -> dict[str, JobRequest]:
-        """The jobs' requests, read for those not kept yet; the kept ones are trimmed to these jobs."""
+    async def _requests_of(
+        self, job_ids: list[str]
+    ) -> tuple[dict[str, JobRequest], dict[str, tuple[asyncpg.Record, str]]]:
+        """The jobs' requests, read for those not kept yet; the kept ones are trimmed to these jobs. And
+        the pending jobs whose rows make no request: job id -> (row, why)."""
         known = self._requests
         missing = [job_id for job_id in job_ids if job_id not in known]
-        if missing:
-            known.update((r["job_id"], _request(r)) for r in await self._conn.fetch(REQUESTS_SQL, missing))
+        unusable: dict[str, tuple[asyncpg.Record, str]] = {}
+        for row in await self._conn.fetch(REQUESTS_SQL, missing) if missing else ():
+            try:
+                known[row["job_id"]] = _request(row)
+            except ValueError as error:
+                unusable[row["job_id"]] = (row, str(error))
         for gone in known.keys() - set(job_ids):
             del known[gone]
-        return known
+        return known, unusable
 
     async def load_fleet(self) -> tuple[FleetNode, ...]:
         return tuple(
@@ -234,20 +269,57 @@ def _groups(rows: list[asyncpg.Record], column: str) -> list[list[asyncpg.Record
 
 
 def _request(row: asyncpg.Record) -> JobRequest:
+    """What the job asks for; ValueError says which value of its spec cannot be used."""
+    gpus = _number(row["gpus_per_replica"], "gpus_per_replica", "1")
+    if gpus != int(gpus) or not 1 <= gpus <= MAX_GPUS_PER_REPLICA:
+        raise ValueError(f"gpus_per_replica must be 1 to {MAX_GPUS_PER_REPLICA}, not {gpus}")
+    share = _number(row["gpu_fraction"], "gpu_fraction", "1")
+    if not 0 < share <= 1 or share != round(share, 3):
+        raise ValueError(f"gpu_fraction must be more than 0 and at most 1, in thousandths, not {share}")
+    if row["gpu_models"] is None:
+        raise ValueError("gpu_models must be a list of GPU models")
     return JobRequest(
         job_id=row["job_id"],
         tenant_id=row["tenant_id"],
         project_id=row["project_id"],
         submitted_at=row["submitted_at"].timestamp(),
         replicas=row["replicas"],
-        gpus_per_replica=row["gpus_per_replica"],
-        gpu_milli=row["gpu_milli"],
+        gpus_per_replica=int(gpus),
+        gpu_milli=share_to_milli(share),
         gpu_models=tuple(row["gpu_models"]),
         priority=row["priority"],
-        max_runtime_s=row["max_runtime_s"],
+        max_runtime_s=_max_runtime(row),
         # A job that must not restart (restart policy `fail`) is never preempted: that would restart it.
         preemptible=row["restart_policy"] == RestartPolicy.REQUEUE.value,
     )
+
+
+def _number(text: str | None, name: str, default: str) -> Decimal:
+    try:
+        value = Decimal(default if text is None else text)
+    except InvalidOperation:
+        raise ValueError(f"{name} must be a number, not {text!r}") from None
+    if not value.is_finite():
+        raise ValueError(f"{name} must be a finite number, not {text!r}")
+    return value
+
+
+def _max_runtime(row: asyncpg.Record) -> float | None:
+    """The maximum runtime checked again where it is used: out of range refuses a job not yet placed
+    (JobSpec once took any positive integer); a placed one (it holds GPUs) runs to at most the bound."""
+    text = row["max_runtime_s"]
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"max_runtime_s must be a number, not {text!r}") from None
+    refusal = max_runtime_refusal(value)
+    if refusal is None:
+        return value
+    if row["placed"]:
+        return float(MAX_RUNTIME_S)
+    raise ValueError(refusal)
 
 
 def _held(row: asyncpg.Record) -> HeldReplica:

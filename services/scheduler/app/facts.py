@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.scheduler.app.ports import FactStore, JobStamp
-from services.scheduler.domain.reconcile import ReportedWorkload, reconcile_node
+from services.scheduler.domain.reconcile import ReportedWorkload, reconcile_node, strays_among
 from shared.events.agent import Heartbeat, NodeRegistered, WorkloadExited, WorkloadStarted
 from shared.events.gateway import JobCancelRequested, JobSubmitted, QuotaSet
 from shared.events.jobs import JobState
@@ -59,10 +59,26 @@ async def set_quota(store: FactStore, event: QuotaSet) -> None:
 
 
 async def register_node(store: FactStore, event: NodeRegistered) -> None:
+    """An agent (re)started: record its node, the exits that happened while it was away, and reconcile.
+
+    Only what the registration proves is acted on (domain/reconcile.py): workloads running without an
+    allocation are stopped, and an allocation the agent started but no longer accounts for is gone.
+    Anything else the agent accounts for, or has not started yet, it will report itself.
+    """
     await store.upsert_node(event)
-    reported = [ReportedWorkload(w.allocation_id, w.job_id) for w in event.running]
+    for ended in event.exited:
+        await _record_exit(
+            store,
+            event.node_id,
+            ended.allocation_id,
+            ended.job_id,
+            ended.exit_code,
+            ended.stopped,
+            event.occurred_at,
+        )
+    running = [ReportedWorkload(w.allocation_id, w.job_id) for w in event.running]
     held = await store.held_on_node(event.node_id)
-    reconciliation = reconcile_node(reported, held, event.occurred_at)
+    reconciliation = reconcile_node(running, event.accounted_for, held, event.occurred_at)
     await store.add_strays(event.node_id, reconciliation.strays, event.occurred_at)
     await store.mark_missing(reconciliation.missing, event.occurred_at)
     models = sorted({gpu.model for gpu in event.gpus})
@@ -80,8 +96,17 @@ async def register_node(store: FactStore, event: NodeRegistered) -> None:
 
 
 async def record_heartbeat(store: FactStore, event: Heartbeat) -> None:
+    """Move the node's last_seen on, and have the leader stop each listed workload whose allocation the
+    scheduler no longer holds (released while the agent was unheard, or never bound)."""
     # A heartbeat may overtake its node's registration (another consumer): the registration sets last_seen.
     await store.touch_node(event.node_id, event.occurred_at)
+    if not event.running:
+        return
+    running = [ReportedWorkload(w.allocation_id, w.job_id) for w in event.running]
+    live = await store.live_allocations([w.allocation_id for w in running])
+    if strays := strays_among(running, live):
+        await store.add_strays(event.node_id, strays, event.occurred_at)
+        await store.wake_scheduler()
 
 
 async def workload_started(store: FactStore, event: WorkloadStarted) -> None:
@@ -103,11 +128,29 @@ async def workload_started(store: FactStore, event: WorkloadStarted) -> None:
 async def workload_exited(store: FactStore, event: WorkloadExited) -> None:
     if event.will_restart:
         return  # an inference replica its agent restarts: the allocation and the job carry on
-    live = await _owned_allocation(store, event.allocation_id, event.node_id, event.job_id)
-    # An exit after the release (its node was declared lost, say) changes nothing.
-    if live and await store.record_exit(
-        event.allocation_id, event.exit_code, event.stopped, event.occurred_at
-    ):
+    await _record_exit(
+        store,
+        event.node_id,
+        event.allocation_id,
+        event.job_id,
+        event.exit_code,
+        event.stopped,
+        event.occurred_at,
+    )
+
+
+async def _record_exit(
+    store: FactStore,
+    node_id: str,
+    allocation_id: str,
+    job_id: str,
+    exit_code: int,
+    stopped: bool,
+    at: datetime,
+) -> None:
+    live = await _owned_allocation(store, allocation_id, node_id, job_id)
+    # An exit after the release (its node was declared lost, say), or a second report, changes nothing.
+    if live and await store.record_exit(allocation_id, exit_code, stopped, at):
         await store.wake_scheduler()
 
 

@@ -151,6 +151,10 @@ class FactStore(Protocol):
         """Move the node's last_seen forward; False for an unknown node."""
         ...
 
+    async def live_allocations(self, allocation_ids: Sequence[str]) -> set[str]:
+        """Those of the allocations the scheduler still holds (not released)."""
+        ...
+
     async def allocation_owner(self, allocation_id: str) -> tuple[str, str, bool] | None:
         """(node_id, job_id, live) of an allocation, or None when unknown."""
         ...

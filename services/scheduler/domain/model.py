@@ -102,6 +102,33 @@ class LiveState:
     attained_service: Mapping[str, float] = field(default_factory=dict)
     # Projects and tenants whose budget is exhausted in the current billing period (no new work).
     budget_exhausted: frozenset[str] = frozenset()
+    # Pending jobs whose rows could not be read into a request: not decided on, failed with the reason.
+    set_aside: tuple[SetAside, ...] = ()
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """A pending job the cycle cannot process (reading its row, deciding or applying raises on it): it
+    fails with the reason, and the cycle goes on for every other job."""
+
+    job_id: str
+    tenant_id: str
+    project_id: str
+    version: int
+    reason: str
+
+    @classmethod
+    def of(cls, job: QueuedJob, why: str) -> SetAside:
+        request = job.request
+        return cls(request.job_id, request.tenant_id, request.project_id, job.version, set_aside_reason(why))
+
+
+# A job's reason is shown to its tenant: a long error is cut.
+MAX_SET_ASIDE_REASON = 500
+
+
+def set_aside_reason(why: str) -> str:
+    return f"set aside: {why}"[:MAX_SET_ASIDE_REASON]
 
 
 # Actions ------------------------------------------------------------------------------------------
@@ -146,3 +173,4 @@ class Actions:
     verdicts: tuple[Verdict, ...] = ()
     preemptions: tuple[Preempt, ...] = ()
     stops: tuple[Stop, ...] = ()
+    set_aside: tuple[SetAside, ...] = ()

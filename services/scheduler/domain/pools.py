@@ -8,6 +8,11 @@ unnamed). A cycle splits the live state by pool and takes one snapshot and one d
   what the project holds in other pools, including what pools decided before it placed this cycle;
 - jobs of a pool that has no nodes wait, saying so; no decide() runs for them.
 A pool is decided only when a job waits in it or a job holding its GPUs declares a maximum runtime.
+
+A pool whose snapshot or decision raises has the pending jobs that make it raise found (by halving its
+queue) and set aside, failed with the reason, and is decided without them: one job's bad request never
+stops scheduling for the others. Should more than a few jobs raise, or none alone, the fault is not a
+job's: the error stands.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from services.scheduler.domain.model import (
     LiveState,
     ProjectQuota,
     QueuedJob,
+    SetAside,
     UsageHistory,
 )
 from services.scheduler.domain.snapshot import FleetIndex, SnapshotBuilder
@@ -33,6 +39,9 @@ from shared.events.jobs import DEFAULT_POOL
 
 T = TypeVar("T")
 QuotaKey = tuple[str, str]  # (project, GPU model)
+
+# More jobs than this raising in one pool's cycle is a fault of the engine, not of jobs: none is set aside.
+MAX_SET_ASIDE = 8
 
 
 @dataclass(frozen=True)
@@ -88,11 +97,58 @@ class PoolDecider:
                 pending=pending.get(pool, ()),
                 holding=holding.get(pool, ()),
             )
-            actions = self._decide_pool(pool, pool_state, history, use)
+            actions = self._decide_setting_aside(pool, pool_state, history, use)
             for bind in actions.binds:
                 use.add((pool,), bind.job.request, bind.gpu_model)
             parts.append(actions)
-        return merged(parts)
+        decided = merged(parts)
+        return replace(decided, set_aside=state.set_aside + decided.set_aside) if state.set_aside else decided
+
+    def _decide_setting_aside(
+        self, pool: str, state: LiveState, history: UsageHistory, use: QuotaUse
+    ) -> Actions:
+        try:
+            return self._try_pool(pool, state, history, use)
+        except Exception:
+            # Whatever a job's request makes the snapshot or the engine raise (see the module's docstring).
+            raising = self._raising(pool, state, history, use, state.pending)
+            if not raising or len(raising) > MAX_SET_ASIDE:
+                raise
+        kept = tuple(job for job in state.pending if job.request.job_id not in raising)
+        actions = self._try_pool(pool, replace(state, pending=kept), history, use)
+        set_aside = tuple(
+            SetAside.of(job, raising[job.request.job_id])
+            for job in state.pending
+            if job.request.job_id in raising
+        )
+        return replace(actions, set_aside=actions.set_aside + set_aside)
+
+    def _raising(
+        self, pool: str, state: LiveState, history: UsageHistory, use: QuotaUse, jobs: Sequence[QueuedJob]
+    ) -> dict[str, str]:
+        """The pending jobs among `jobs` that make the pool's decision raise alone: job id -> why."""
+        try:
+            self._try_pool(pool, replace(state, pending=tuple(jobs)), history, use)
+            return {}
+        except Exception as error:
+            if len(jobs) == 1:
+                return {jobs[0].request.job_id: f"scheduling it fails ({type(error).__name__}: {error})"}
+        half = len(jobs) // 2
+        if half == 0:
+            return {}
+        found = self._raising(pool, state, history, use, jobs[:half])
+        if len(found) <= MAX_SET_ASIDE:
+            found |= self._raising(pool, state, history, use, jobs[half:])
+        return found
+
+    def _try_pool(self, pool: str, state: LiveState, history: UsageHistory, use: QuotaUse) -> Actions:
+        try:
+            return self._decide_pool(pool, state, history, use)
+        except Exception:
+            # What the pool's builder and engine cache kept may be half-updated: start them afresh.
+            self._builders.pop(pool, None)
+            self._caches.pop(pool, None)
+            raise
 
     def _decide_pool(self, pool: str, state: LiveState, history: UsageHistory, use: QuotaUse) -> Actions:
         if not state.nodes:
@@ -240,6 +296,7 @@ def merged(parts: Sequence[Actions]) -> Actions:
         verdicts=tuple(v for part in parts for v in part.verdicts),
         preemptions=tuple(preemptions.values()),
         stops=tuple(stops.values()),
+        set_aside=tuple(s for part in parts for s in part.set_aside),
     )
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -141,6 +142,25 @@ class Node:
             "agent_restart_backoff_s": 0.2,
         }
         return AgentSettings(**(values | overrides))
+
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def spawn_agent_process(
+    node_id: str, state_dir: Path, nats_url: str, *, gpus: int = 2, labels: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
+    """The agent as its own process (python -m services.agent.main), to be killed as an operator would;
+    its output goes to <node>-agent.log beside the state directory."""
+    command = [
+        sys.executable, "-m", "services.agent.main", "--node-id", node_id, "--backend", "simulated",
+        "--gpus", str(gpus), "--state-dir", str(state_dir), "--heartbeat-s", "0.2", "--sample-s", "0.5",
+    ]  # fmt: skip
+    for label in labels:
+        command += ["--label", label]
+    env = os.environ | {"AIFACTORY_NATS_URL": nats_url, "AIFACTORY_AGENT_POLL_S": "0.05"}
+    log = open(state_dir.parent / f"{node_id}-agent.log", "ab")  # noqa: SIM115 - the child's
+    return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def python(code: str) -> list[str]:

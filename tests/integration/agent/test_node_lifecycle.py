@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from shared.events.agent import (
     HealthChanged,
@@ -18,9 +15,8 @@ from shared.events.agent import (
     WorkloadExited,
     WorkloadStarted,
 )
-from tests.integration.agent.conftest import Node, python, wait_until
+from tests.integration.agent.conftest import Node, python, spawn_agent_process, wait_until
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 # A deadline, not a wait: an agent process starts in about 2 s, far slower on a loaded CI machine.
 STARTUP_S = 60.0
 
@@ -88,14 +84,7 @@ async def test_an_unhealthy_gpu_is_reported_and_its_recovery_too(node: Node) -> 
 
 
 def spawn_agent(node: Node, nats_url: str) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable, "-m", "services.agent.main", "--node-id", node.node_id, "--backend", "simulated",
-        "--gpus", "2", "--state-dir", str(node.state_dir), "--heartbeat-s", "0.2", "--sample-s", "0.5",
-        "--label", "rack=r9",
-    ]  # fmt: skip
-    env = os.environ | {"AIFACTORY_NATS_URL": nats_url, "AIFACTORY_AGENT_POLL_S": "0.05"}
-    log = open(node.state_dir.parent / f"{node.node_id}-agent.log", "ab")  # noqa: SIM115 - the child's
-    return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return spawn_agent_process(node.node_id, node.state_dir, nats_url, labels=("rack=r9",))
 
 
 async def test_a_killed_agent_re_registers_with_what_still_runs_and_reports_what_ended(
@@ -111,7 +100,8 @@ async def test_a_killed_agent_re_registers_with_what_still_runs_and_reports_what
         finisher = node.start_command(
             python(
                 f"import os, sys, time\nwhile not os.path.exists({str(release)!r}): time.sleep(0.02)\nsys.exit(7)"
-            )
+            ),
+            gpu_uuids=node.gpu_uuids[1:],  # the survivor holds the first
         )
         await node.send(survivor)
         await node.send(finisher)
@@ -129,6 +119,10 @@ async def test_a_killed_agent_re_registers_with_what_still_runs_and_reports_what
         running = registrations[1].running
         assert [(w.allocation_id, w.pid) for w in running] == [(survivor.allocation_id, survivor_pid)]
         assert registrations[1].labels == {"rack": "r9"}
+        # What ended while the agent was away is in the registration itself, with its exit code.
+        assert [(w.allocation_id, w.exit_code, w.stopped) for w in registrations[1].exited] == [
+            (finisher.allocation_id, 7, False)
+        ]
         ended = (await node.tap.wait_for(WorkloadExited, allocation_id=finisher.allocation_id))[0]
         assert ended.exit_code == 7 and not ended.stopped
         assert len(node.tap.of(WorkloadStarted, allocation_id=finisher.allocation_id)) == 1  # not run again

@@ -158,3 +158,28 @@ async def test_tenants_quotas_and_price_books_read_back(store: GatewayStore) -> 
         assert await uow.price_books.in_force("tnt_a", T0 - timedelta(seconds=1)) is None
         assert await uow.price_books.in_force("tnt_a", T0 + timedelta(days=1)) == first
         assert await uow.price_books.in_force("tnt_a", T0 + timedelta(days=31)) == future
+
+
+async def test_lists_seek_after_a_key_and_stop_at_the_limit(store: GatewayStore) -> None:
+    at = [T0 + timedelta(seconds=i) for i in range(3)]
+    async with store.transaction() as uow:
+        for i, when in enumerate(at):
+            await uow.tenants.add(Tenant(f"tnt_{i}", f"t{i}", "USD", when))
+            await uow.projects.add(Project(f"prj_{i}", "tnt_0", f"p{i}", when))
+            await uow.nodes.save(Node(f"n{i}", "ready", "A100", 8, T0))
+            for period in ("2026-01", "2026-02"):
+                await uow.invoices.save(
+                    Invoice(
+                        f"inv_{i}_{period}", f"tnt_{i}", period, "draft", "USD", (), Decimal(0), False, T0
+                    )
+                )
+    async with store.reading() as uow:
+        assert [t.tenant_id for t in await uow.tenants.list(None, (at[0], "tnt_0"), 1)] == ["tnt_1"]
+        assert [p.project_id for p in await uow.projects.list("tnt_0", (at[1], "prj_1"))] == ["prj_2"]
+        assert [n.node_id for n in await uow.nodes.list("n0", 1)] == ["n1"]
+        after = ("2026-02", "tnt_1", "inv_1_2026-02")
+        assert [i.invoice_id for i in await uow.invoices.list(None, None, after, 3)] == [
+            "inv_2_2026-02",
+            "inv_0_2026-01",
+            "inv_1_2026-01",
+        ]

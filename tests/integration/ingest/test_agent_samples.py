@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from tests.integration.ingest.conftest import AUTH, Harness
-from tests.unit.ingest.builders import bound, sample, unique
+from tests.unit.ingest.builders import bound, released, sample, unique
 
 GPU_KEYS_SQL = "SELECT count(*) FROM allocation_gpus WHERE gpu_uuid = $1"
 
@@ -105,3 +105,24 @@ async def test_a_sample_of_a_shared_gpu_is_split_among_its_holders_and_the_idle_
         ],
         key=str,
     )
+
+
+async def test_a_sample_past_a_release_that_arrives_late_is_idle_not_the_ended_jobs(ingest: Harness) -> None:
+    now = datetime.now(UTC)
+    gpu, job = unique("GPU"), unique("job")
+    allocation = bound(
+        now - timedelta(minutes=2), allocation_id=unique("alloc"), gpu_uuids=(gpu,), job_id=job
+    )
+    await ingest.publish(allocation)
+    assert await ingest.wait_count(GPU_KEYS_SQL, gpu, expected=1) == 1
+    # Taken after the workload ended (the agent lists nothing on the GPU), handled before the release.
+    late = sample(now, gpu_uuid=gpu, allocation_ids=[])
+    await ingest.publish(late)
+    held = "SELECT count(*) FROM held_samples WHERE sample_event_id = $1"
+    assert await ingest.wait_count(held, late.event_id, expected=1) == 1
+
+    await ingest.publish(released(allocation, now - timedelta(seconds=30)))
+
+    [record] = await ingest.wait_records(lambda r: r.source_event_id == str(late.event_id))
+    assert (record.tenant_id, record.project_id, record.job_id) == ("_fleet", "_idle", None)
+    assert await ingest.count(held, late.event_id) == 0

@@ -127,6 +127,19 @@ BAD_INPUTS = {
     "malformed JSON": BadInput(
         lambda t, p: '{"specversion": "1.0",', 400, "malformed_body", "malformed JSON"
     ),
+    # Text no database can store: answered as malformed, naming where it is (never a 500).
+    "NUL": BadInput(
+        lambda t, p: _body(_event(t, p, model_name="llama\x00")),
+        400,
+        "malformed_body",
+        "data.model_name: must not contain a NUL character",
+    ),
+    "lone surrogate": BadInput(
+        lambda t, p: _body(_event(t, p), source="/inference/\ud800"),
+        400,
+        "malformed_body",
+        "source: must not contain a lone surrogate",
+    ),
     # Far over the limit: the service answers without reading it all.
     "oversize": BadInput(lambda t, p: "x" * (64 * MAX_BODY), 413, "payload_too_large", f"{MAX_BODY} bytes"),
 }
@@ -148,4 +161,15 @@ async def test_bad_input_is_a_problem_and_a_dead_letter(ingest: Harness, case: s
     assert letter is not None
     assert (letter["consumer"], letter["subject"]) == ("ingest-http", "POST /v1/usage")
     assert letter["reason"].startswith(bad.code) and letter["payload"]
+    assert await ingest.count("SELECT count(*) FROM external_keys") == 0
+
+
+async def test_a_batch_holding_a_nul_is_a_400_naming_the_event(ingest: Harness) -> None:
+    tenant_id, project_id = await known_tenant(ingest)
+    batch = [_event(tenant_id, project_id), _event(tenant_id, project_id, job_id="j\x00")]
+
+    response = await ingest.http.post("/v1/usage", headers=BATCH, content=json.dumps(batch))
+
+    assert response.status_code == 400, response.text
+    assert "1.data.job_id: must not contain a NUL" in response.json()["detail"]
     assert await ingest.count("SELECT count(*) FROM external_keys") == 0

@@ -100,7 +100,13 @@ class Bus:
 
     async def submit(self, job_id: str, *, replicas: int = 1, gpus: int = 1, **spec: Any) -> JobSubmitted:
         job_spec = JobSpec(
-            name=job_id, replicas=replicas, gpus_per_replica=gpus, command=["train.py"], **spec
+            **{
+                "name": job_id,
+                "replicas": replicas,
+                "gpus_per_replica": gpus,
+                "command": ["train.py"],
+                **spec,
+            }
         )
         event = JobSubmitted(
             occurred_at=now(), tenant_id=TENANT, project_id=PROJECT, job_id=job_id, spec=job_spec

@@ -18,9 +18,9 @@ async def test_a_higher_priority_job_submitted_later_is_placed_first(
 ) -> None:
     await leader_epoch(await schedulers.start())
     # Both wait (no node yet), the low-priority one first.
-    await bus.submit("low", gpus=2, priority=0)
+    await bus.submit("low", gpus=2, priority_class="normal")
     await bus.wait_for(JobStateChanged, job_id="low", version=2)
-    await bus.submit("high", gpus=2, priority=5)
+    await bus.submit("high", gpus=2, priority_class="high")
     await bus.wait_for(JobStateChanged, job_id="high", version=2)
 
     # Room for one of them.
@@ -38,12 +38,12 @@ async def test_a_high_priority_job_preempts_a_low_one_which_is_requeued_and_plac
 ) -> None:
     await leader_epoch(await schedulers.start(scheduler_min_runtime_s=0.2, scheduler_preemption_grace_s=7.0))
     await bus.register("n1", gpus=2)
-    await bus.submit("low", gpus=2, priority=0)
+    await bus.submit("low", gpus=2, priority_class="normal")
     low = await bus.wait_for(AllocationBound, job_id="low")
     await bus.started(low)
     await bus.wait_for(JobStateChanged, job_id="low", state=JobState.RUNNING)
 
-    await bus.submit("high", gpus=2, priority=10)
+    await bus.submit("high", gpus=2, priority_class="high")
 
     # 1. The low job is told to stop, with the pool's grace, and says for whom.
     stop = await bus.wait_for(StopWorkload, allocation_id=low.allocation_id)

@@ -23,10 +23,10 @@ async def test_each_pool_places_its_jobs_on_its_own_nodes_with_its_own_policy(
         await schedulers.start(scheduler_queueing="fifo", scheduler_pools={"research": {"queueing": "las"}})
     )
     # In each pool a low-priority job, then a high-priority one; no node in either pool yet.
-    default_low = await submit_and_wait(bus, "default-low", priority=0)
-    research_low = await submit_and_wait(bus, "research-low", priority=0, **RESEARCH)
-    await submit_and_wait(bus, "default-high", priority=5)
-    await submit_and_wait(bus, "research-high", priority=5, **RESEARCH)
+    default_low = await submit_and_wait(bus, "default-low", priority_class="normal")
+    research_low = await submit_and_wait(bus, "research-low", priority_class="normal", **RESEARCH)
+    await submit_and_wait(bus, "default-high", priority_class="high")
+    await submit_and_wait(bus, "research-high", priority_class="high", **RESEARCH)
     assert default_low.reason == "capacity: pool default has no nodes"
     assert research_low.reason == "capacity: pool research has no nodes"
 

@@ -32,7 +32,7 @@ def test_a_start_for_an_allocation_already_here_is_a_redelivery() -> None:
 
 def test_a_start_for_an_allocation_that_already_finished_is_not_run_again() -> None:
     current = state(3)
-    current.finish("a1")
+    current.finish("a1", at=0.0)
     assert judge_start(current, NODE, start_command("a1"), GPUS) is Verdict.ALREADY_FINISHED
 
 
@@ -61,3 +61,10 @@ def test_the_newest_epoch_only_grows() -> None:
     assert current.newest_epoch == 5
     current.observe_epoch(9)
     assert current.newest_epoch == 9
+
+
+def test_a_start_on_a_gpu_held_here_in_any_phase_is_rejected() -> None:
+    for phase in Phase:
+        verdict = judge_start(state(a1=phase), NODE, start_command("a2", gpu_uuids=[GPUS[0]]), GPUS)
+        assert verdict is Verdict.GPU_IN_USE and verdict.rejects_workload, phase
+    assert judge_start(state(a1=Phase.RUNNING), NODE, start_command("a2", gpu_uuids=[GPUS[1]]), GPUS).applies

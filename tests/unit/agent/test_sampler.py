@@ -84,3 +84,18 @@ async def test_health_is_reported_on_each_change_only() -> None:
     # The sample after recovery covers the whole window since the last good reading.
     windows = [(s.window_s, s.energy_j) for s in publisher.of(UsageSampled)]
     assert windows == [(15.0, 1000.0), (5.0, 1000.0)]
+
+
+async def test_a_sample_lists_the_allocations_running_on_its_gpu() -> None:
+    publisher, time = RecordingPublisher(), FakeMonotonic()
+    running = {"GPU-x": ["alloc-1"]}
+    sampler = UsageSampler(
+        "n1", [GPU], ScriptedBackend(reading(0), reading(500)), publisher, ManualClock(),
+        running_on=lambda uuid: running.get(uuid, []), monotonic=time,
+    )  # fmt: skip
+    await sampler.sample_once()
+    time.now += 5.0
+    await sampler.sample_once()
+
+    [usage] = [e for e in publisher.events if isinstance(e, UsageSampled)]
+    assert usage.allocation_ids == ["alloc-1"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.agent.adapters.state_file import JsonStateFile, StateFileError
-from services.agent.domain.state import FINISHED_REMEMBERED, AgentState, Phase
+from services.agent.domain.state import AgentState, Phase
 from tests.unit.agent.builders import record
 
 
@@ -32,7 +32,7 @@ def test_state_round_trips_through_the_file(tmp_path: Path) -> None:
                 consecutive_failures=2,
             ),
         },
-        finished=["a0"],
+        finished={"a0": 1767225600.5},
     )
     store.save(state)
 
@@ -76,14 +76,23 @@ def test_running_lists_only_workloads_with_a_process() -> None:
     assert [(w.allocation_id, w.pid) for w in state.running()] == [("a1", 10), ("a3", 30)]
 
 
-def test_finished_allocations_are_remembered_up_to_a_bound() -> None:
+def test_finished_allocations_keep_their_time_through_the_journal(tmp_path: Path) -> None:
+    store = JsonStateFile(tmp_path)
     state = AgentState(workloads={"a1": record("a1")})
-    state.finish("a1")
-    assert state.workloads == {} and state.finished == ["a1"]
-    for index in range(FINISHED_REMEMBERED + 5):
-        state.finish(f"x{index}")
-    assert len(state.finished) == FINISHED_REMEMBERED
-    assert state.finished[-1] == f"x{FINISHED_REMEMBERED + 4}"
+    store.save(state)
+    state.finish("a1", at=1234.5)
+    store.save_changes(state, ["a1"])
+
+    assert state.workloads == {} and state.finished == {"a1": 1234.5}
+    assert JsonStateFile(tmp_path).load() == state
+
+
+def test_an_older_file_listing_finished_allocations_without_times_is_read(tmp_path: Path) -> None:
+    store = JsonStateFile(tmp_path, now=lambda: 99.0)
+    store.path.write_text(json.dumps({"version": 1, "workloads": [], "finished": ["a0", "a1"]}))
+    store.journal_path.write_text(json.dumps({"finish": "a2"}) + "\n")
+
+    assert store.load().finished == {"a0": 99.0, "a1": 99.0, "a2": 99.0}
 
 
 def test_changes_are_journaled_and_replayed_over_the_snapshot(tmp_path: Path) -> None:
@@ -96,7 +105,7 @@ def test_changes_are_journaled_and_replayed_over_the_snapshot(tmp_path: Path) ->
     store.save_changes(state, ["a3"])
     state.workloads["a3"].phase, state.workloads["a3"].pid = Phase.RUNNING, 33
     state.observe_epoch(4)
-    state.finish("a1")
+    state.finish("a1", at=5.0)
     store.save_changes(state, ["a3", "a1"])
 
     assert store.path.read_text() == snapshot  # only the journal grew

@@ -61,7 +61,7 @@ async def test_a_training_exit_is_reported_once_and_forgotten() -> None:
 
     [exited] = world.exits()
     assert (exited.exit_code, exited.will_restart, exited.stopped) == (0, False, False)
-    assert world.store.saved[-1].workloads == {} and world.store.saved[-1].finished == ["a1"]
+    assert world.store.saved[-1].workloads == {} and list(world.store.saved[-1].finished) == ["a1"]
 
 
 async def test_stale_and_duplicate_commands_have_no_effect() -> None:
@@ -163,23 +163,37 @@ async def test_after_a_restart_live_workloads_are_adopted_and_ended_ones_reporte
             "half-launched": record("half-launched", pid=0, phase=Phase.LAUNCHING, launches=0),
             "never-launched": record("never-launched", pid=0, phase=Phase.LAUNCHING, launches=0),
             "stopping": record("stopping", pid=204, phase=Phase.STOPPING, stop_grace_s=30.0),
+            "stopped-away": record("stopped-away", pid=205, phase=Phase.STOPPING, stop_grace_s=30.0),
         },
+        finished={"done-before": 1.0},
     )
     world = World(state)
     world.processes.alive |= {201, 203, 204}
     world.processes.exit_codes[202] = 5
+    world.processes.exit_codes[205] = 143
     world.processes.found["half-launched"] = 203
     world.processes.on_launch = lambda _: None
 
-    running = world.supervisor.reconcile()
-    assert sorted((w.allocation_id, w.pid) for w in running) == [
+    # The registration accounts for every allocation: what runs, what ended while away (with its code),
+    # what is held without a process, what finished before.
+    accounting = world.supervisor.reconcile()
+    assert sorted((w.allocation_id, w.pid) for w in accounting.running) == [
         ("alive", 201),
         ("half-launched", 203),
         ("stopping", 204),
     ]
+    assert sorted((e.allocation_id, e.exit_code, e.stopped) for e in accounting.exited) == [
+        ("ended", 5, False),
+        ("stopped-away", 143, True),
+    ]
+    assert accounting.held == ["never-launched"]
+    assert accounting.finished == ["done-before"]
 
     await world.supervisor.resume()
-    assert [(e.allocation_id, e.exit_code) for e in world.exits()] == [("ended", 5)]
+    assert sorted((e.allocation_id, e.exit_code) for e in world.exits()) == [
+        ("ended", 5),
+        ("stopped-away", 143),
+    ]
     assert sorted(e.allocation_id for e in world.starts()) == ["alive", "half-launched", "never-launched"]
     assert world.processes.terminated == [204]  # the interrupted stop goes on
     await world.supervisor.close()

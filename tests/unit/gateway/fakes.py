@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
 from services.gateway.app.ports import GatewayUnitOfWork, JobQuery
 from services.gateway.domain.model import ApiKey, Invoice, Job, Node, Project, Tenant
 from shared.events.base import Event
 from shared.events.gateway import PriceBookSet
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -37,9 +40,17 @@ class _Tenants:
     async def get(self, tenant_id: str) -> Tenant | None:
         return self._s.tenants.get(tenant_id)
 
-    async def list(self, tenant_id: str | None) -> list[Tenant]:
+    async def list(
+        self, tenant_id: str | None, after: tuple[datetime, str] | None = None, limit: int | None = None
+    ) -> list[Tenant]:
         found = [t for t in self._s.tenants.values() if tenant_id is None or t.tenant_id == tenant_id]
-        return sorted(found, key=lambda t: (t.created_at, t.tenant_id))
+        return _page(found, lambda t: (t.created_at, t.tenant_id), after, limit)
+
+
+def _page(found: list[T], key: Callable[[T], Any], after: Any, limit: int | None) -> list[T]:
+    """Sorted by `key`, after `after` (None: from the first), at most `limit`: the keyset contract."""
+    ordered = sorted(found, key=key)
+    return [item for item in ordered if after is None or key(item) > after][:limit]
 
 
 class _ApiKeys:
@@ -68,9 +79,11 @@ class _Projects:
     async def get(self, project_id: str) -> Project | None:
         return self._s.projects.get(project_id)
 
-    async def list(self, tenant_id: str | None) -> list[Project]:
+    async def list(
+        self, tenant_id: str | None, after: tuple[datetime, str] | None = None, limit: int | None = None
+    ) -> list[Project]:
         found = [p for p in self._s.projects.values() if tenant_id is None or p.tenant_id == tenant_id]
-        return sorted(found, key=lambda p: (p.created_at, p.project_id))
+        return _page(found, lambda p: (p.created_at, p.project_id), after, limit)
 
 
 class _Jobs:
@@ -121,8 +134,8 @@ class _Nodes:
     async def save(self, node: Node) -> None:
         self._s.nodes[node.node_id] = node
 
-    async def list(self) -> list[Node]:
-        return sorted(self._s.nodes.values(), key=lambda n: n.node_id)
+    async def list(self, after: str | None = None, limit: int | None = None) -> list[Node]:
+        return _page(list(self._s.nodes.values()), lambda n: n.node_id, after, limit)
 
 
 class _Invoices:
@@ -135,15 +148,28 @@ class _Invoices:
     async def save(self, invoice: Invoice) -> None:
         self._s.invoices[invoice.invoice_id] = invoice
 
-    async def list(self, tenant_id: str | None, period: str | None) -> list[Invoice]:
+    async def list(
+        self,
+        tenant_id: str | None,
+        period: str | None,
+        after: tuple[str, str, str] | None = None,
+        limit: int | None = None,
+    ) -> list[Invoice]:
         found = [
             i
             for i in self._s.invoices.values()
             if (tenant_id is None or i.tenant_id == tenant_id) and (period is None or i.period == period)
         ]
-        # Newest period first, as the PostgreSQL store orders them (sorts are stable).
-        found.sort(key=lambda i: (i.tenant_id, i.invoice_id))
-        return sorted(found, key=lambda i: i.period, reverse=True)
+
+        # Newest period first, then tenant and invoice id, as the PostgreSQL store orders them.
+        def order(period: str, tenant_id: str, invoice_id: str) -> tuple[int, str, str]:
+            year, month = period.split("-")
+            return (-(int(year) * 12 + int(month)), tenant_id, invoice_id)
+
+        found.sort(key=lambda i: order(i.period, i.tenant_id, i.invoice_id))
+        if after is not None:
+            found = [i for i in found if order(i.period, i.tenant_id, i.invoice_id) > order(*after)]
+        return found[:limit]
 
 
 class _Quotas:

@@ -29,8 +29,13 @@ async def test_the_operator_lists_every_tenant_and_a_tenant_only_itself(world: W
     admin, _ = await world.tenant_with_project("acme")
     world.clock.advance(1)  # oldest first
     await world.tenant_with_project("globex")
-    assert [t.name for t in await world.cases.administration.list_tenants(OPERATOR)] == ["acme", "globex"]
-    assert [t.tenant_id for t in await world.cases.administration.list_tenants(admin)] == [admin.tenant_id]
+    assert [t.name for t in (await world.cases.administration.list_tenants(OPERATOR)).items] == [
+        "acme",
+        "globex",
+    ]
+    assert [t.tenant_id for t in (await world.cases.administration.list_tenants(admin)).items] == [
+        admin.tenant_id
+    ]
 
 
 async def test_quotas_read_back_as_last_set_per_model(world: World) -> None:

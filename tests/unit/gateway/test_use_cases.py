@@ -29,7 +29,7 @@ from services.gateway.domain.errors import (
 from services.gateway.domain.model import Node
 from shared.clock import ManualClock
 from shared.events.gateway import JobCancelRequested, JobSubmitted, PriceBookSet, QuotaSet, TenantCreated
-from shared.events.jobs import JobSpec, JobState
+from shared.events.jobs import JobState, JobSubmission
 from shared.events.scheduler import JobStateChanged
 from tests.unit.gateway.fakes import InMemoryStore
 
@@ -50,8 +50,8 @@ class World:
         return admin, project.project_id
 
 
-def spec(**overrides: object) -> JobSpec:
-    return JobSpec.model_validate({"name": "train", "command": ["python", "train.py"]} | overrides)
+def spec(**overrides: object) -> JobSubmission:
+    return JobSubmission.model_validate({"name": "train", "command": ["python", "train.py"]} | overrides)
 
 
 @pytest.fixture

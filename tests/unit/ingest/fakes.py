@@ -42,6 +42,8 @@ class FakeState:
     tenants: set[str] = field(default_factory=set)
     projects: set[tuple[str, str]] = field(default_factory=set)
     emitted: list[UsageRecorded] = field(default_factory=list)
+    # (sample event id, allocation waited for) -> the sample
+    held: dict[tuple[UUID, str], UsageSampled] = field(default_factory=dict)
     dead_letters: list[FakeDeadLetter] = field(default_factory=list)
 
 
@@ -87,6 +89,18 @@ class FakeIngestStore(IngestStore):
             if interval.bound_at <= latest
             and (interval.released_at is None or interval.released_at >= earliest)
         ]
+
+    async def hold_sample(self, sample: UsageSampled, waiting_for: Sequence[str]) -> None:
+        for allocation_id in waiting_for:
+            self.state.held.setdefault((sample.event_id, allocation_id), sample)
+
+    async def take_held_samples(self, allocation_id: str) -> list[UsageSampled]:
+        gone = {key: s for key, s in self.state.held.items() if key[1] == allocation_id}
+        for key in gone:
+            del self.state.held[key]
+        waiting = {event_id for event_id, _ in self.state.held}
+        taken = {s.event_id: s for s in gone.values() if s.event_id not in waiting}
+        return list(taken.values())
 
     async def save_bound(self, event: AllocationBound) -> None:
         allocation = self.state.allocations.setdefault(event.allocation_id, _Allocation(event))

@@ -101,3 +101,39 @@ async def test_samples_out_of_the_time_limits_are_refused_with_the_reason_and_th
     assert "is 301s in the future" in outcome.rejected[0][1] and "86401s old" in outcome.rejected[1][1]
     assert [record.source_event_id for record in outcome.recorded] == [str(good.event_id)]
     assert list(store.state.sample_keys.values()) == [good.event_id]
+
+
+async def test_a_sample_after_the_release_handled_before_the_release_is_not_billed_to_the_ended_job(
+    store: FakeIngestStore, record_samples: RecordSamples
+) -> None:
+    # The workload ended at T0 - 1 min; its release reaches ingest late (a scheduler restart).
+    allocation = bound(T0 - timedelta(minutes=5), job_id="job-9")
+    await record_bound(store, allocation)
+    late = sample(T0, allocation_ids=[])  # the agent ran nothing on the GPU then
+
+    outcome = await record_samples(store, [late])
+    assert outcome.recorded == [] and store.state.emitted == []  # held back until the release
+
+    await record_released(store, released(allocation, T0 - timedelta(minutes=1)))
+    [record] = store.state.emitted
+    assert (record.tenant_id, record.job_id, record.source_event_id) == ("_fleet", None, str(late.event_id))
+    assert store.state.held == {}
+
+
+async def test_a_held_sample_inside_the_interval_goes_to_the_job_once_released(
+    store: FakeIngestStore, record_samples: RecordSamples
+) -> None:
+    allocation = bound(T0 - timedelta(minutes=5), job_id="job-9")
+    await record_bound(store, allocation)
+    await record_samples(store, [sample(T0, allocation_ids=[])])
+
+    await record_released(store, released(allocation, T0 + timedelta(seconds=1)))
+    assert [record.job_id for record in store.state.emitted] == ["job-9"]
+
+
+async def test_a_sample_listing_the_open_allocation_is_billed_to_it_at_once(
+    store: FakeIngestStore, record_samples: RecordSamples
+) -> None:
+    await record_bound(store, bound(T0 - timedelta(minutes=5), allocation_id="alloc-1", job_id="job-9"))
+    record = await record_one(record_samples, store, sample(T0, allocation_ids=["alloc-1"]))
+    assert record.job_id == "job-9"

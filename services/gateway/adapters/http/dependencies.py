@@ -1,15 +1,17 @@
-"""`Annotated` dependency aliases at the HTTP edge: the use cases and the calling principal."""
+"""`Annotated` dependency aliases at the HTTP edge: the use cases, the calling principal and a list's page."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from services.gateway.app.pages import PageRequest
 from services.gateway.app.use_cases import GatewayUseCases
 from services.gateway.domain.auth import Principal
 from services.gateway.domain.errors import Unauthenticated
+from services.gateway.domain.pages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 # auto_error=False: a missing key must become our problem+json 401, not FastAPI's plain 403.
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
@@ -38,3 +40,17 @@ async def _principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+
+
+def _page(
+    page_size: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description="items per page")
+    ] = DEFAULT_PAGE_SIZE,
+    page_token: Annotated[
+        str | None, Query(description="the next_page_token of the previous page; omit for the first")
+    ] = None,
+) -> PageRequest:
+    return PageRequest(page_size, page_token)
+
+
+Paging = Annotated[PageRequest, Depends(_page)]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from services.gateway.adapters.http.dependencies import CurrentPrincipal, UseCases
+from services.gateway.adapters.http.dependencies import CurrentPrincipal, Paging, UseCases
 from services.gateway.adapters.http.schemas import (
     CreateKeyRequest,
     CreateProjectRequest,
@@ -50,10 +50,12 @@ async def create_tenant(
 
 
 @router.get("/tenants", response_model=TenantList)
-async def list_tenants(principal: CurrentPrincipal, use_cases: UseCases) -> TenantList:
-    """The operator: every tenant; a tenant key: its own."""
-    tenants = await use_cases.administration.list_tenants(principal)
-    return TenantList(items=[TenantResponse(**vars(t)) for t in tenants])
+async def list_tenants(principal: CurrentPrincipal, use_cases: UseCases, page: Paging) -> TenantList:
+    """The operator: every tenant; a tenant key: its own. Oldest first, in pages."""
+    tenants = await use_cases.administration.list_tenants(principal, page)
+    return TenantList(
+        items=[TenantResponse(**vars(t)) for t in tenants.items], next_page_token=tenants.next_page_token
+    )
 
 
 @router.post(
@@ -112,7 +114,7 @@ async def create_project(
 ) -> ProjectResponse:
     """A tenant admin, or the operator naming tenant_id."""
     project = await use_cases.administration.create_project(
-        principal, CreateProject(body.name, body.tenant_id)
+        principal, CreateProject(body.name, body.tenant_id, body.max_priority_class)
     )
     return ProjectResponse.of(project)
 
@@ -121,10 +123,14 @@ async def create_project(
 async def list_projects(
     principal: CurrentPrincipal,
     use_cases: UseCases,
+    page: Paging,
     tenant_id: Annotated[str | None, Query(description="operator only: one tenant's projects")] = None,
 ) -> ProjectList:
-    projects = await use_cases.administration.list_projects(principal, tenant_id)
-    return ProjectList(items=[ProjectResponse.of(p) for p in projects])
+    """Oldest first, in pages."""
+    projects = await use_cases.administration.list_projects(principal, tenant_id, page)
+    return ProjectList(
+        items=[ProjectResponse.of(p) for p in projects.items], next_page_token=projects.next_page_token
+    )
 
 
 @router.put("/projects/{project_id}/quotas", response_model=QuotasResponse)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from services.gateway.adapters.http.dependencies import CurrentPrincipal, UseCases
+from services.gateway.adapters.http.dependencies import CurrentPrincipal, Paging, UseCases
 from services.gateway.adapters.http.schemas import (
     CreditGrantedResponse,
     FinalizeInvoiceRequest,
@@ -29,11 +29,15 @@ router = APIRouter(prefix="/v1")
 async def list_invoices(
     principal: CurrentPrincipal,
     use_cases: UseCases,
+    page: Paging,
     tenant_id: Annotated[str | None, Query(description="operator only: one tenant's invoices")] = None,
     period: Annotated[str | None, Query(description="YYYY-MM")] = None,
 ) -> InvoiceList:
-    invoices = await use_cases.billing.list_invoices(principal, tenant_id, period)
-    return InvoiceList(items=[InvoiceResponse.of(i) for i in invoices])
+    """Newest period first, in pages."""
+    invoices = await use_cases.billing.list_invoices(principal, tenant_id, period, page)
+    return InvoiceList(
+        items=[InvoiceResponse.of(i) for i in invoices.items], next_page_token=invoices.next_page_token
+    )
 
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceResponse, tags=["invoices"])
@@ -98,6 +102,7 @@ async def grant_credit(
 
 
 @router.get("/nodes", response_model=NodeList, tags=["fleet"])
-async def list_nodes(principal: CurrentPrincipal, use_cases: UseCases) -> NodeList:
-    """Operator only: every node the scheduler reported, with its state and GPUs."""
-    return NodeList(items=[NodeResponse.of(n) for n in await use_cases.fleet.list_nodes(principal)])
+async def list_nodes(principal: CurrentPrincipal, use_cases: UseCases, page: Paging) -> NodeList:
+    """Operator only: every node the scheduler reported, with its state and GPUs, by node id, in pages."""
+    nodes = await use_cases.fleet.list_nodes(principal, page)
+    return NodeList(items=[NodeResponse.of(n) for n in nodes.items], next_page_token=nodes.next_page_token)

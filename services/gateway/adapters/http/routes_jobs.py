@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
 
-from services.gateway.adapters.http.dependencies import CurrentPrincipal, UseCases
+from services.gateway.adapters.http.dependencies import CurrentPrincipal, Paging, UseCases
 from services.gateway.adapters.http.schemas import JobPageResponse, JobResponse, SubmitJobRequest
-from services.gateway.app.jobs import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ListJobs, SubmitJob
+from services.gateway.app.jobs import ListJobs, SubmitJob
 from shared.events.jobs import JobState
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -41,16 +41,17 @@ async def submit_job(
 async def list_jobs(
     principal: CurrentPrincipal,
     use_cases: UseCases,
+    page: Paging,
     project_id: str | None = None,
     state: JobState | None = None,
-    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    page_token: str | None = None,
     tenant_id: Annotated[str | None, Query(description="operator only: one tenant's jobs")] = None,
 ) -> JobPageResponse:
     """Newest first; follow next_page_token until it is null."""
-    page = await use_cases.jobs.list(principal, ListJobs(tenant_id, project_id, state, page_size, page_token))
+    jobs = await use_cases.jobs.list(
+        principal, ListJobs(tenant_id, project_id, state, page.page_size, page.page_token)
+    )
     return JobPageResponse(
-        items=[JobResponse.of(j) for j in page.items], next_page_token=page.next_page_token
+        items=[JobResponse.of(j) for j in jobs.items], next_page_token=jobs.next_page_token
     )
 
 

@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 from services.gateway.domain.auth import Role
 from services.gateway.domain.model import Invoice, Job, Node, Project
 from shared.events.gateway import CommitmentSpec, PriceBookSet, PricePlanSpec
-from shared.events.jobs import JobSpec, JobState
+from shared.events.jobs import JobSpec, JobState, JobSubmission
 from shared.events.metering import InvoiceLine
 
 
@@ -36,6 +36,12 @@ class CreateKeyRequest(RequestBody):
 class CreateProjectRequest(RequestBody):
     name: Name
     tenant_id: str | None = Field(default=None, description="required for the operator; tenant keys omit it")
+    max_priority_class: str | None = Field(
+        default=None,
+        max_length=100,
+        description="operator only: the highest priority class the project's jobs may name (default: the "
+        "operator's default class)",
+    )
 
 
 class SetQuotasRequest(RequestBody):
@@ -72,7 +78,7 @@ class VoidInvoiceRequest(RequestBody):
 
 class SubmitJobRequest(RequestBody):
     project_id: Identifier
-    spec: JobSpec
+    spec: JobSubmission
 
 
 class FinalizeInvoiceRequest(RequestBody):
@@ -87,7 +93,15 @@ class TenantResponse(BaseModel):
     created_at: datetime
 
 
-class TenantList(BaseModel):
+class ListPage(BaseModel):
+    """Every list is paged alike: page_size and page_token in the query (services/gateway/domain/pages.py)."""
+
+    next_page_token: str | None = Field(
+        default=None, description="pass as page_token for the next page; null on the last"
+    )
+
+
+class TenantList(ListPage):
     items: list[TenantResponse]
 
 
@@ -113,6 +127,7 @@ class ProjectResponse(BaseModel):
     tenant_id: str
     name: str
     created_at: datetime
+    max_priority_class: str | None = Field(description="None: the operator's default class")
 
     @classmethod
     def of(cls, project: Project) -> ProjectResponse:
@@ -121,10 +136,11 @@ class ProjectResponse(BaseModel):
             tenant_id=project.tenant_id,
             name=project.name,
             created_at=project.created_at,
+            max_priority_class=project.max_priority_class,
         )
 
 
-class ProjectList(BaseModel):
+class ProjectList(ListPage):
     items: list[ProjectResponse]
 
 
@@ -201,9 +217,8 @@ class JobResponse(BaseModel):
         )
 
 
-class JobPageResponse(BaseModel):
+class JobPageResponse(ListPage):
     items: list[JobResponse]
-    next_page_token: str | None = Field(description="pass as page_token for the next page; null on the last")
 
 
 class InvoiceResponse(BaseModel):
@@ -242,7 +257,7 @@ class InvoiceResponse(BaseModel):
         )
 
 
-class InvoiceList(BaseModel):
+class InvoiceList(ListPage):
     items: list[InvoiceResponse]
 
 
@@ -270,7 +285,7 @@ class NodeResponse(BaseModel):
         )
 
 
-class NodeList(BaseModel):
+class NodeList(ListPage):
     items: list[NodeResponse]
 
 

@@ -15,6 +15,9 @@ from shared.events.gateway import PriceBookSet
 from shared.events.jobs import JobSpec, JobState
 from shared.events.metering import InvoiceLine
 
+# Keyset condition after ($2, $3) in (created_at, <id>) order; no key ($2 NULL): from the first row.
+_AFTER_TIME_ID = "($2::timestamptz IS NULL OR (created_at, {id}) > ($2, $3::text))"
+
 
 def _lock(for_update: bool) -> str:
     return " FOR UPDATE" if for_update else ""
@@ -37,10 +40,15 @@ class PgTenants:
         row = await self._conn.fetchrow("SELECT * FROM tenants WHERE tenant_id = $1", tenant_id)
         return _tenant(row) if row else None
 
-    async def list(self, tenant_id: str | None) -> list[Tenant]:
+    async def list(
+        self, tenant_id: str | None, after: tuple[datetime, str] | None = None, limit: int | None = None
+    ) -> list[Tenant]:
         rows = await self._conn.fetch(
-            "SELECT * FROM tenants WHERE $1::text IS NULL OR tenant_id = $1 ORDER BY created_at, tenant_id",
+            "SELECT * FROM tenants WHERE ($1::text IS NULL OR tenant_id = $1) "
+            f"AND {_AFTER_TIME_ID.format(id='tenant_id')} ORDER BY created_at, tenant_id LIMIT $4",
             tenant_id,
+            *(after or (None, None)),
+            limit,
         )
         return [_tenant(row) for row in rows]
 
@@ -85,12 +93,13 @@ class PgProjects:
 
     async def add(self, project: Project) -> bool:
         inserted = await self._conn.fetchval(
-            "INSERT INTO projects (project_id, tenant_id, name, created_at) VALUES ($1, $2, $3, $4) "
-            "ON CONFLICT (tenant_id, name) DO NOTHING RETURNING true",
+            "INSERT INTO projects (project_id, tenant_id, name, created_at, max_priority_class)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, name) DO NOTHING RETURNING true",
             project.project_id,
             project.tenant_id,
             project.name,
             project.created_at,
+            project.max_priority_class,
         )
         return bool(inserted)
 
@@ -98,16 +107,23 @@ class PgProjects:
         row = await self._conn.fetchrow("SELECT * FROM projects WHERE project_id = $1", project_id)
         return _project(row) if row else None
 
-    async def list(self, tenant_id: str | None) -> list[Project]:
+    async def list(
+        self, tenant_id: str | None, after: tuple[datetime, str] | None = None, limit: int | None = None
+    ) -> list[Project]:
         rows = await self._conn.fetch(
-            "SELECT * FROM projects WHERE $1::text IS NULL OR tenant_id = $1 ORDER BY created_at, project_id",
+            "SELECT * FROM projects WHERE ($1::text IS NULL OR tenant_id = $1) "
+            f"AND {_AFTER_TIME_ID.format(id='project_id')} ORDER BY created_at, project_id LIMIT $4",
             tenant_id,
+            *(after or (None, None)),
+            limit,
         )
         return [_project(row) for row in rows]
 
 
 def _project(row: asyncpg.Record) -> Project:
-    return Project(row["project_id"], row["tenant_id"], row["name"], row["created_at"])
+    return Project(
+        row["project_id"], row["tenant_id"], row["name"], row["created_at"], row["max_priority_class"]
+    )
 
 
 class PgQuotas:
@@ -265,8 +281,13 @@ class PgNodes:
             node.changed_at,
         )
 
-    async def list(self) -> list[Node]:
-        return [_node(row) for row in await self._conn.fetch("SELECT * FROM nodes ORDER BY node_id")]
+    async def list(self, after: str | None = None, limit: int | None = None) -> list[Node]:
+        rows = await self._conn.fetch(
+            "SELECT * FROM nodes WHERE $1::text IS NULL OR node_id > $1 ORDER BY node_id LIMIT $2",
+            after,
+            limit,
+        )
+        return [_node(row) for row in rows]
 
 
 def _node(row: asyncpg.Record) -> Node:
@@ -311,12 +332,23 @@ class PgInvoices:
             invoice.void_reason,
         )
 
-    async def list(self, tenant_id: str | None, period: str | None) -> list[Invoice]:
+    async def list(
+        self,
+        tenant_id: str | None,
+        period: str | None,
+        after: tuple[str, str, str] | None = None,
+        limit: int | None = None,
+    ) -> list[Invoice]:
         rows = await self._conn.fetch(
             "SELECT * FROM invoices WHERE ($1::text IS NULL OR tenant_id = $1) "
-            "AND ($2::text IS NULL OR period = $2) ORDER BY period DESC, tenant_id, invoice_id",
+            "AND ($2::text IS NULL OR period = $2) "
+            # After (period, tenant, invoice) in (period DESC, tenant_id, invoice_id) order.
+            "AND ($3::text IS NULL OR period < $3 OR (period = $3 AND (tenant_id, invoice_id) > ($4, $5))) "
+            "ORDER BY period DESC, tenant_id, invoice_id LIMIT $6",
             tenant_id,
             period,
+            *(after or (None, None, None)),
+            limit,
         )
         return [_invoice(row) for row in rows]
 
