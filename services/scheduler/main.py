@@ -13,6 +13,7 @@ from pathlib import Path
 from services.scheduler.adapters.consumers import scheduler_consumers
 from services.scheduler.adapters.lease import NatsKvLease
 from services.scheduler.adapters.pg_cycle import PgCycleStore
+from services.scheduler.adapters.pg_fence import PgEpochFence
 from services.scheduler.adapters.wakeup import listen_for_wakes
 from services.scheduler.app.cycle import SchedulingCycle
 from services.scheduler.app.leadership import Leadership
@@ -57,9 +58,10 @@ class SchedulerHost(ServiceHost):
             settings.pool_policies(),
             node_lost_after_s=settings.node_lost_after_s,
             max_pending=settings.cycle_max_pending,
+            start_timeout_s=settings.start_timeout_s,
         )
         lease = NatsKvLease(self.js, ttl_s=settings.lease_ttl_s, holder=settings.instance_id)
-        self.leadership = leadership = Leadership(lease, settings.lease_ttl_s)
+        self.leadership = leadership = Leadership(lease, PgEpochFence(cycle_db), settings.lease_ttl_s)
         self.runner = runner = CycleRunner(
             cycle,
             leadership,

@@ -68,6 +68,9 @@ def default_instance_id() -> str:
 class SchedulerSettings(PlatformSettings, PriorityClassSettings):
     # A node whose last heartbeat is older than this is declared lost.
     node_lost_after_s: float = Field(default=30.0, gt=0)
+    # An allocation whose workload reported no start this long after its bind, while its node was
+    # heard from, is released (billed nothing) and its job requeued (env AIFACTORY_START_TIMEOUT_S).
+    start_timeout_s: float = Field(default=120.0, gt=0)
     # The leader lease's TTL; the leader refreshes it every third of it.
     lease_ttl_s: float = Field(default=10.0, gt=0)
     # A cycle runs after every relevant event, and at least this often.

@@ -133,6 +133,9 @@ class WorkloadExited(_AgentEvent):
     will_restart: bool = False
     # True when the exit followed a stop command (cancel, preemption), not the workload's own end.
     stopped: bool = False
+    # True when the start was refused by the node and never ran, for the platform's state (a stale
+    # epoch, GPUs held by another workload there), not the job's: the job goes back to its queue.
+    refused: bool = False
 
 
 class UsageSampled(_AgentEvent):

@@ -35,9 +35,9 @@ class NodeCommands:
         self._observe_epoch(verdict, command.epoch)
         if verdict.applies:
             await self._supervisor.start(command)
-        elif verdict.rejects_workload:
+        elif verdict.refuses_start:
             detail = rejection_detail(verdict, state, command, self._node_gpus)
-            await self._supervisor.reject(command, detail)
+            await self._supervisor.refuse(command, detail)
         else:
             self._refused("start", command.allocation_id, command.epoch, verdict)
         return verdict

@@ -1,8 +1,7 @@
 """The workloads of one node: launch, watch, restart inference replicas, stop, and reconcile after a restart.
 
 Every change is saved to the state file before it is reported, so a killed agent picks up where it
-was. Started and exited events have ids derived from (allocation, launch), so an event re-sent after
-a crash is dropped by JetStream's dedupe window and by consumers' processed-event records.
+was. Started and exited events have ids derived from (allocation, launch) (workload_events.py).
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,16 +22,16 @@ from services.agent.app.ports import (
     StateStore,
     WorkloadProcesses,
 )
+from services.agent.app.workload_events import exited_event, started_event
 from services.agent.domain.restart import consecutive_failures_after_exit, restart_delay
 from services.agent.domain.state import AgentState, Phase, WorkloadRecord
 from shared.clock import Clock
-from shared.events.agent import ExitedWorkload, RunningWorkload, WorkloadExited, WorkloadStarted
+from shared.events.agent import ExitedWorkload, RunningWorkload
 from shared.events.jobs import share_to_milli
 from shared.events.scheduler import StartWorkload, StopWorkload
 
 log = logging.getLogger(__name__)
 
-EVENT_ID_NAMESPACE = uuid.UUID("5f0c3c52-8d2e-4a8e-9a51-2f8f2b1d6a10")
 SIGKILL_EXIT_CODE = 128 + 9
 # After SIGKILL, how long to wait for the process table to show the exit.
 KILL_WAIT_S = 5.0
@@ -66,7 +64,7 @@ class SupervisorSettings:
 
 
 class WorkloadSupervisor:
-    """Commands (start, reject, stop) must be called holding `lock`; the watch loop takes it itself."""
+    """Commands (start, refuse, stop) must be called holding `lock`; the watch loop takes it itself."""
 
     def __init__(
         self,
@@ -119,12 +117,13 @@ class WorkloadSupervisor:
         self.save(record)  # LAUNCHING first: a crash during the launch is resolved at restart, not run twice
         await self._launch(record)
 
-    async def reject(self, command: StartWorkload, reason: str) -> None:
-        """A start that cannot run here: the scheduler hears it exited with EXIT_REJECTED."""
+    async def refuse(self, command: StartWorkload, reason: str) -> None:
+        """A start this node must not run, for the platform's state: the scheduler hears it exited with
+        EXIT_REJECTED, refused (it never ran: the job goes back to its queue)."""
         record = self._record_for(command)
-        log.error("refusing to start allocation %s: %s", command.allocation_id, reason)
+        log.warning("refusing to start allocation %s: %s", command.allocation_id, reason)
         self._note(record, f"not started: {reason}")
-        await self._report_final_exit(record, EXIT_REJECTED, stopped=False)
+        await self._report_final_exit(record, EXIT_REJECTED, stopped=False, refused=True)
 
     def _record_for(self, command: StartWorkload) -> WorkloadRecord:
         exit_file, log_file = self._processes.files_for(
@@ -233,7 +232,9 @@ class WorkloadSupervisor:
                     await self._on_exit(record, code)
                 else:
                     self._launched_at[record.allocation_id] = self._monotonic()
-                    await self._publisher.publish(self._started_event(record))  # same id: deduplicated
+                    await self._publisher.publish(
+                        started_event(self.node_id, record, self._clock.now())
+                    )  # same id: deduplicated
             elif record.phase is Phase.STOPPING:
                 if (code := self._processes.exit_code(record)) is not None:
                     await self._report_final_exit(record, code, stopped=True)
@@ -274,7 +275,7 @@ class WorkloadSupervisor:
             "allocation %s (job %s replica %d) started as pid %d on %s; log %s",
             record.allocation_id, record.job_id, record.replica, pid, record.gpu_uuids or "no GPU", record.log_file,
         )  # fmt: skip
-        await self._publisher.publish(self._started_event(record))
+        await self._publisher.publish(started_event(self.node_id, record, self._clock.now()))
 
     async def _relaunch(self, record: WorkloadRecord) -> None:
         self._restart_due.pop(record.allocation_id, None)
@@ -295,7 +296,8 @@ class WorkloadSupervisor:
             self._settings.restart_backoff_max_s,
         )
         # Reported before it is saved: a crash in between reports it again under the same event id.
-        await self._publisher.publish(self._exited_event(record, code, will_restart=True, stopped=False))
+        exited = exited_event(self.node_id, record, code, self._clock.now(), will_restart=True, stopped=False)
+        await self._publisher.publish(exited)
         record.last_exit_code, record.phase, record.pid = code, Phase.RESTARTING, 0
         self._restart_due[record.allocation_id] = self._monotonic() + delay
         self.save(record)
@@ -331,8 +333,19 @@ class WorkloadSupervisor:
             await asyncio.sleep(min(self._settings.poll_s, 0.05))
         return code
 
-    async def _report_final_exit(self, record: WorkloadRecord, code: int, *, stopped: bool) -> None:
-        await self._publisher.publish(self._exited_event(record, code, will_restart=False, stopped=stopped))
+    async def _report_final_exit(
+        self, record: WorkloadRecord, code: int, *, stopped: bool, refused: bool = False
+    ) -> None:
+        exited = exited_event(
+            self.node_id,
+            record,
+            code,
+            self._clock.now(),
+            will_restart=False,
+            stopped=stopped,
+            refused=refused,
+        )
+        await self._publisher.publish(exited)
         log.info(
             "allocation %s exited with code %d%s", record.allocation_id, code, " (stopped)" if stopped else ""
         )
@@ -350,38 +363,3 @@ class WorkloadSupervisor:
             self._processes.note(record, message)
         except Exception:
             log.exception("cannot write to the log of allocation %s", record.allocation_id)
-
-    def _event_id(self, record: WorkloadRecord, what: str) -> uuid.UUID:
-        # One started and at most one exit of each kind per launch, each with an id of its own.
-        return uuid.uuid5(
-            EVENT_ID_NAMESPACE, f"{self.node_id}/{record.allocation_id}/{record.launches}/{what}"
-        )
-
-    def _started_event(self, record: WorkloadRecord) -> WorkloadStarted:
-        return WorkloadStarted(
-            event_id=self._event_id(record, "started"),
-            occurred_at=self._clock.now(),
-            tenant_id=record.tenant_id,
-            node_id=self.node_id,
-            job_id=record.job_id,
-            allocation_id=record.allocation_id,
-            replica=record.replica,
-            pid=record.pid,
-            epoch=record.epoch,
-        )
-
-    def _exited_event(
-        self, record: WorkloadRecord, code: int, *, will_restart: bool, stopped: bool
-    ) -> WorkloadExited:
-        return WorkloadExited(
-            event_id=self._event_id(record, "exited:restart" if will_restart else "exited:final"),
-            occurred_at=self._clock.now(),
-            tenant_id=record.tenant_id,
-            node_id=self.node_id,
-            job_id=record.job_id,
-            allocation_id=record.allocation_id,
-            replica=record.replica,
-            exit_code=code,
-            will_restart=will_restart,
-            stopped=stopped,
-        )

@@ -31,21 +31,24 @@ class Verdict(StrEnum):
         return self is Verdict.APPLY
 
     @property
-    def rejects_workload(self) -> bool:
-        """The command is wrong for this node: the scheduler must hear that the workload will not run."""
-        return self in (Verdict.UNKNOWN_GPU, Verdict.GPU_IN_USE)
+    def refuses_start(self) -> bool:
+        """The start cannot run here for the platform's state, not the job's fault (a deposed leader's
+        command, GPUs this node does not have or uses): the scheduler must hear it never ran."""
+        return self in (Verdict.STALE_EPOCH, Verdict.UNKNOWN_GPU, Verdict.GPU_IN_USE)
 
 
 def judge_start(
     state: AgentState, node_id: str, command: StartWorkload, node_gpus: Collection[str]
 ) -> Verdict:
-    common = _judge_common(state, node_id, command.node_id, command.epoch)
-    if common is not None:
-        return common
+    if command.node_id != node_id:
+        return Verdict.WRONG_NODE
+    # A redelivery first, whatever its epoch: only a start never taken here is reported refused.
     if command.allocation_id in state.workloads:
         return Verdict.ALREADY_RUNNING
     if command.allocation_id in state.finished:
         return Verdict.ALREADY_FINISHED
+    if command.epoch < state.newest_epoch:
+        return Verdict.STALE_EPOCH
     if any(uuid not in node_gpus for uuid in command.gpu_uuids):
         return Verdict.UNKNOWN_GPU
     if busy_gpus(state, command):
@@ -81,6 +84,8 @@ def busy_gpus(state: AgentState, command: StartWorkload) -> list[str]:
 def rejection_detail(
     verdict: Verdict, state: AgentState, command: StartWorkload, node_gpus: Collection[str]
 ) -> str:
+    if verdict is Verdict.STALE_EPOCH:
+        return f"{verdict.value}: {command.epoch}, newest {state.newest_epoch}"
     gpus = busy_gpus(state, command) if verdict is Verdict.GPU_IN_USE else unknown_gpus(command, node_gpus)
     return f"{verdict.value}: {', '.join(gpus)}"
 

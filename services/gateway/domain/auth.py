@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
-from services.gateway.domain.errors import Forbidden, NotFound
+from services.gateway.domain.errors import Forbidden, InvalidInput, NotFound
 
 API_KEY_PREFIX = "afk_"
 
@@ -91,6 +91,9 @@ def require_tenant_access(principal: Principal, tenant_id: str, kind: str, ident
 
 def scope_tenant(principal: Principal, requested: str | None) -> str | None:
     """The tenant a listing covers: a tenant key always its own; the operator the one asked (None: all)."""
+    if requested == "":
+        # Not "all" and no tenant: refused here, before a read passes it on to metering (which refuses it).
+        raise InvalidInput.one("tenant_id", "must not be empty", "query")
     if principal.is_operator:
         return requested
     if requested is not None and requested != principal.tenant_id:

@@ -1,5 +1,6 @@
-"""The leader lease in a NATS KV bucket: create to acquire (the revision is the epoch), compare-and-swap
-to refresh, delete to hand over; the bucket's TTL expires the key of a leader that died."""
+"""The leader lease in a NATS KV bucket: create to acquire, compare-and-swap to refresh, delete to hand
+over; the bucket's TTL expires the key of a leader that died. The epoch is claimed from the fence in
+PostgreSQL (pg_fence.py), as the bucket's revisions restart at 1 when NATS loses its data."""
 
 from __future__ import annotations
 
@@ -44,6 +45,9 @@ class NatsKvLease:
             revision = await kv.create(LEASE_KEY, self._holder)
         except KeyWrongLastSequenceError:
             return None  # another instance holds it
+        except Exception:
+            self._forget_store()
+            raise
         self._revision = revision
         return revision
 
@@ -56,6 +60,9 @@ class NatsKvLease:
         except KeyWrongLastSequenceError:
             self._revision = None  # it expired and someone else took it
             return False
+        except Exception:
+            self._forget_store()
+            raise
         return True
 
     async def release(self) -> None:
@@ -66,6 +73,10 @@ class NatsKvLease:
         # Only our own revision is deleted: a lease someone else took meanwhile stays theirs.
         with contextlib.suppress(KeyWrongLastSequenceError):
             await kv.delete(LEASE_KEY, last=revision)
+
+    def _forget_store(self) -> None:
+        # The bucket may be gone (NATS lost its data): the next round creates it again.
+        self._kv = None
 
     async def _store(self) -> KeyValue:
         if self._kv is None:

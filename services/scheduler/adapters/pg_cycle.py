@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -41,12 +41,24 @@ RELEASED_COLUMNS = (
     " release_cause, exit_code, stop_reason, gpu_milli"
 )
 
-# Released no earlier than bound: the agent's clock may lag the scheduler's.
+NEVER_RAN = [cause.value for cause in ReleaseCause if cause.never_ran]
+
+# Released no earlier than bound: the agent's clock may lag the scheduler's. One that never ran is
+# released at its bind: nothing is billed for it.
 RELEASE_EXITED_SQL = f"""
-UPDATE allocations SET released_at = GREATEST(exited_at, bound_at), release_cause = exit_cause,
-       released_epoch = $1
+UPDATE allocations SET released_epoch = $1, release_cause = exit_cause,
+       released_at = CASE WHEN exit_cause = ANY($2::text[]) THEN bound_at ELSE GREATEST(exited_at, bound_at) END
 WHERE exited_at IS NOT NULL AND released_at IS NULL
 RETURNING {RELEASED_COLUMNS}
+"""
+
+# $1: the start timeout; $2: now. Only where the node was heard from the whole timeout after the bind:
+# a silent node's allocations are its loss's to release.
+TIME_OUT_STARTS_SQL = f"""
+UPDATE allocations a SET exited_at = $2::timestamptz, exit_cause = '{ReleaseCause.START_TIMEOUT.value}'
+FROM nodes n
+WHERE n.node_id = a.node_id AND a.released_at IS NULL AND a.started_at IS NULL AND a.exited_at IS NULL
+  AND a.bound_at <= $2::timestamptz - $1::interval AND n.last_seen >= a.bound_at + $1::interval
 """
 
 RELEASE_ON_NODES_SQL = f"""
@@ -189,10 +201,16 @@ class PgCycleWork:
             await self._conn.fetch(RELEASE_ON_NODES_SQL, list(node_ids), at, self._epoch)
         )
 
+    async def time_out_starts(self, timeout: timedelta, now: datetime) -> int:
+        status = await self._conn.execute(TIME_OUT_STARTS_SQL, timeout, now)
+        count = int(status.split()[-1])
+        self._has_exits = self._has_exits or count > 0
+        return count
+
     async def release_exited(self) -> set[str]:
         if not self._has_exits:
             return set()
-        return await self._released(await self._conn.fetch(RELEASE_EXITED_SQL, self._epoch))
+        return await self._released(await self._conn.fetch(RELEASE_EXITED_SQL, self._epoch, NEVER_RAN))
 
     async def _released(self, rows: list[asyncpg.Record]) -> set[str]:
         """Free the GPUs of just-released allocations and emit their AllocationReleased."""
@@ -371,4 +389,8 @@ def _release_reason(row: asyncpg.Record) -> str:
         return f"stopped: {row['stop_reason']}" if row["stop_reason"] else "stopped"
     if cause is ReleaseCause.MISSING:
         return "not running when its node re-registered"
+    if cause is ReleaseCause.REFUSED:
+        return "its start was refused by its node"
+    if cause is ReleaseCause.START_TIMEOUT:
+        return "no start reported within the start timeout"
     return "node lost"

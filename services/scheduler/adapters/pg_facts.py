@@ -199,8 +199,9 @@ class PgFacts:
         row = await self._conn.fetchrow(PROMOTE_SQL, job_id)
         return JobStamp(row["tenant_id"], row["project_id"], row["version"]) if row else None
 
-    async def record_exit(self, allocation_id: str, exit_code: int, stopped: bool, at: datetime) -> bool:
-        cause = ReleaseCause.STOPPED if stopped else ReleaseCause.EXITED
+    async def record_exit(
+        self, allocation_id: str, exit_code: int, cause: ReleaseCause, at: datetime
+    ) -> bool:
         status = await self._conn.execute(
             "UPDATE allocations SET exited_at = $2, exit_code = $3, exit_cause = $4"
             " WHERE allocation_id = $1 AND released_at IS NULL AND exited_at IS NULL",

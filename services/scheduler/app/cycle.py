@@ -20,6 +20,8 @@ from services.scheduler.domain.snapshot import advance_history
 
 # The fair-share history is decayed and saved at most this often (it is exact for any split of time).
 HISTORY_STEP_S = 1.0
+# Starts overdue are looked for at most this often (a statement saved in most cycles).
+START_TIMEOUT_STEP = timedelta(seconds=1.0)
 
 
 @dataclass(frozen=True)
@@ -33,19 +35,31 @@ class CycleReport:
 
 class SchedulingCycle:
     def __init__(
-        self, store: CycleStore, policies: PoolPolicies, *, node_lost_after_s: float, max_pending: int = 5000
+        self,
+        store: CycleStore,
+        policies: PoolPolicies,
+        *,
+        node_lost_after_s: float,
+        max_pending: int = 5000,
+        start_timeout_s: float = 120.0,
     ) -> None:
         self._store = store
         self._pools = PoolDecider(policies)
         self._node_lost_after = timedelta(seconds=node_lost_after_s)
         self._max_pending = max_pending
+        self._start_timeout = timedelta(seconds=start_timeout_s)
         # (epoch, its first cycle's time): when this instance started leading under that epoch.
         self._leading_since: tuple[int, datetime] | None = None
+        self._starts_checked_at: datetime | None = None
 
     async def run(self, epoch: int, now: datetime) -> CycleReport:
         """Raises StaleEpoch when a newer leader has written, ConcurrentChange when a row moved under us."""
         async with self._store.fenced(epoch) as work:
-            # 1. Recorded exits end their allocations at the exit time (the agent's clock).
+            # 1. Starts not reported in time count as exits that never ran (a command refused as stale,
+            #    say, by an agent too old to report it); then recorded exits end their allocations at
+            #    the exit time (the agent's clock), at the bind for those that never ran.
+            if self._checks_starts(epoch, now):
+                await work.time_out_starts(self._start_timeout, now)
             touched = await work.release_exited()
             # 2. Nodes silent too long are lost now; what ran on them ends now.
             lost = (
@@ -86,9 +100,23 @@ class SchedulingCycle:
         """A new leader gives every node one node_lost_after_s before it declares any lost: heartbeats
         and registrations sent while no scheduler consumed them still wait in its consumers' backlog,
         so the last_seen it reads at first may be long out of date."""
+        return self._led_for(epoch, now) >= self._node_lost_after
+
+    def _checks_starts(self, epoch: int, now: datetime) -> bool:
+        """Like silence, after a whole timeout of leading (starts reported meanwhile may still wait in
+        the consumers' backlog), and at most every START_TIMEOUT_STEP."""
+        if self._led_for(epoch, now) < self._start_timeout:
+            return False
+        if self._starts_checked_at is not None and now - self._starts_checked_at < START_TIMEOUT_STEP:
+            return False
+        self._starts_checked_at = now
+        return True
+
+    def _led_for(self, epoch: int, now: datetime) -> timedelta:
+        """How long this instance has led under `epoch` (its first cycle under it counts as the start)."""
         if self._leading_since is None or self._leading_since[0] != epoch:
             self._leading_since = (epoch, now)
-        return now - self._leading_since[1] >= self._node_lost_after
+        return now - self._leading_since[1]
 
     async def _decide(self, work: CycleWork, now: datetime, history: UsageHistory) -> Actions:
         state = await work.load_state(now.timestamp(), self._max_pending, self._pools.policies)

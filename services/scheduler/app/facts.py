@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.scheduler.app.ports import FactStore, JobStamp
+from services.scheduler.domain.lifecycle import ReleaseCause
 from services.scheduler.domain.reconcile import ReportedWorkload, reconcile_node, strays_among
 from shared.events.agent import Heartbeat, NodeRegistered, WorkloadExited, WorkloadStarted
 from shared.events.gateway import JobCancelRequested, JobSubmitted, QuotaSet
@@ -73,7 +74,7 @@ async def register_node(store: FactStore, event: NodeRegistered) -> None:
             ended.allocation_id,
             ended.job_id,
             ended.exit_code,
-            ended.stopped,
+            ReleaseCause.STOPPED if ended.stopped else ReleaseCause.EXITED,
             event.occurred_at,
         )
     running = [ReportedWorkload(w.allocation_id, w.job_id) for w in event.running]
@@ -134,9 +135,15 @@ async def workload_exited(store: FactStore, event: WorkloadExited) -> None:
         event.allocation_id,
         event.job_id,
         event.exit_code,
-        event.stopped,
+        _exit_cause(event),
         event.occurred_at,
     )
+
+
+def _exit_cause(event: WorkloadExited) -> ReleaseCause:
+    if event.refused:  # never ran, for the platform's state: the job is requeued, not failed
+        return ReleaseCause.REFUSED
+    return ReleaseCause.STOPPED if event.stopped else ReleaseCause.EXITED
 
 
 async def _record_exit(
@@ -145,12 +152,12 @@ async def _record_exit(
     allocation_id: str,
     job_id: str,
     exit_code: int,
-    stopped: bool,
+    cause: ReleaseCause,
     at: datetime,
 ) -> None:
     live = await _owned_allocation(store, allocation_id, node_id, job_id)
     # An exit after the release (its node was declared lost, say), or a second report, changes nothing.
-    if live and await store.record_exit(allocation_id, exit_code, stopped, at):
+    if live and await store.record_exit(allocation_id, exit_code, cause, at):
         await store.wake_scheduler()
 
 

@@ -3,6 +3,15 @@
 The lease is refreshed every third of its TTL. This instance stops deciding as soon as a refresh
 fails, when its fenced write is refused, or when a whole TTL passed without a good refresh (its
 lease may have expired and been taken), whichever comes first.
+
+Two things decide, each once. The lease's compare-and-swap decides who leads: only the instance that
+created the key claims an epoch. The fence in PostgreSQL decides which writes count: the claim takes an
+epoch above every epoch used before (the fence's value plus one, or the lease's revision if higher) and
+records it in one statement, and every cycle's transaction is refused when the fence holds a newer
+epoch. So a deposed leader that still believes it leads writes nothing once its successor has claimed
+(the claim waits for a cycle the old leader has in flight, whose commands then precede the new ones),
+and the epoch never goes back, even when NATS loses its data and the lease's revisions restart at 1:
+agents, which refuse an epoch lower than the highest they have seen, accept the new leader's.
 """
 
 from __future__ import annotations
@@ -12,14 +21,15 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from services.scheduler.app.ports import Lease
+from services.scheduler.app.ports import EpochFence, Lease
 
 log = logging.getLogger(__name__)
 
 
 class Leadership:
-    def __init__(self, lease: Lease, ttl_s: float) -> None:
+    def __init__(self, lease: Lease, fence: EpochFence, ttl_s: float) -> None:
         self._lease = lease
+        self._fence = fence
         self._ttl_s = ttl_s
         self._on_elected: list[Callable[[], None]] = []
         self._epoch: int | None = None
@@ -50,8 +60,9 @@ class Leadership:
         self.rounds += 1
         try:
             if self._epoch is None:
-                epoch = await self._lease.acquire()
-                if epoch is not None:
+                revision = await self._lease.acquire()
+                if revision is not None:
+                    epoch = await self._claim(revision)
                     self._epoch, self._valid_until = epoch, started + self._ttl_s
                     log.info("elected leader with epoch %d", epoch)
                     for callback in self._on_elected:
@@ -66,6 +77,15 @@ class Leadership:
             log.exception("lease round failed")
             if self._epoch is not None:
                 self.step_down("the lease round failed")
+
+    async def _claim(self, revision: int) -> int:
+        try:
+            return await self._fence.claim(revision)
+        except BaseException:
+            # Holding a lease without an epoch would keep every instance from leading until it expires.
+            with contextlib.suppress(Exception):
+                await self._lease.release()
+            raise
 
     def step_down(self, why: str) -> None:
         if self._epoch is not None:

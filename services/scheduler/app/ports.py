@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from services.scheduler.domain.engine.model import Stop
-from services.scheduler.domain.lifecycle import AllocationView, JobOutcome, JobView
+from services.scheduler.domain.lifecycle import AllocationView, JobOutcome, JobView, ReleaseCause
 from services.scheduler.domain.model import Actions, LiveState, UsageHistory, UsedGpus
 from services.scheduler.domain.pools import PoolPolicies
 from services.scheduler.domain.reconcile import HeldAllocation, ReportedWorkload
@@ -53,7 +53,13 @@ class CycleWork(Protocol):
         ...
 
     async def release_exited(self) -> set[str]:
-        """Release allocations whose exit was recorded, at the exit time; the ids of their jobs."""
+        """Release allocations whose exit was recorded, at the exit time (at their bind when they never
+        ran: nothing is billed); the ids of their jobs."""
+        ...
+
+    async def time_out_starts(self, timeout: timedelta, now: datetime) -> int:
+        """Record as exited (START_TIMEOUT) each live allocation with no start nor exit reported whose
+        node was heard from `timeout` or more after the bind: its workload will not start. How many."""
         ...
 
     async def jobs_with_new_cancel_requests(self) -> set[str]: ...
@@ -165,7 +171,9 @@ class FactStore(Protocol):
         """scheduled -> running once every replica of the current attempt started; the stamp if it moved."""
         ...
 
-    async def record_exit(self, allocation_id: str, exit_code: int, stopped: bool, at: datetime) -> bool:
+    async def record_exit(
+        self, allocation_id: str, exit_code: int, cause: ReleaseCause, at: datetime
+    ) -> bool:
         """Record the first exit of a live allocation; False when it was already released or exited."""
         ...
 
@@ -174,9 +182,18 @@ class Lease(Protocol):
     """The leader lease (NATS KV): create to acquire, compare-and-swap to refresh, delete to hand over."""
 
     async def acquire(self) -> int | None:
-        """The new epoch, or None when another instance holds the lease."""
+        """The lease's revision (it restarts at 1 if NATS loses its data), or None when another
+        instance holds the lease."""
         ...
 
     async def refresh(self) -> bool: ...
 
     async def release(self) -> None: ...
+
+
+class EpochFence(Protocol):
+    """The highest epoch any leader has used, kept with the scheduler's state (PostgreSQL)."""
+
+    async def claim(self, lease_revision: int) -> int:
+        """A new epoch above every epoch used so far and not below `lease_revision`, recorded as used."""
+        ...

@@ -4,7 +4,9 @@ States: pending -> admitted -> scheduled -> running -> succeeded | failed | canc
 - succeeded: every replica of the current attempt exited with code 0 on its own.
 - failed: a replica exited non-zero on its own, or a node was lost (or a replica vanished) under a job
   whose restart policy is `fail`, or the policy engine stopped it (maximum runtime).
-- requeued (back to pending): a node was lost or a replica vanished, restart policy `requeue`.
+- requeued (back to pending): a node was lost or a replica vanished, restart policy `requeue`; or a
+  replica never ran (its node refused the start, or reported none in time), whatever the policy, unless
+  that happened MAX_REFUSED_STARTS attempts in a row (failed).
 - preempted: the policy engine made room for another job; once its replicas stopped, it is pending
   again.
 - cancelled: on request.
@@ -32,6 +34,18 @@ class ReleaseCause(StrEnum):
     STOPPED = "stopped"  # it ended after a stop command
     MISSING = "missing"  # its agent re-registered without it
     NODE_LOST = "node_lost"  # its node stopped sending heartbeats
+    REFUSED = "refused"  # its node refused the start (the platform's state, not the job's): it never ran
+    START_TIMEOUT = "start_timeout"  # no start was reported within the start timeout
+
+    @property
+    def never_ran(self) -> bool:
+        """Released before its workload ran, through no fault of the job: requeued, billed nothing."""
+        return self in (ReleaseCause.REFUSED, ReleaseCause.START_TIMEOUT)
+
+
+# A job whose starts are refused (or time out) this many attempts in a row fails: whatever keeps
+# refusing it will not go away by itself, and requeueing it for ever would hide that.
+MAX_REFUSED_STARTS = 5
 
 
 @dataclass(frozen=True)
@@ -166,6 +180,12 @@ def _judge_current_attempt(
     disruption = next((a for a in current if a.disrupted), None)
     if disruption is not None:
         what = describe_disruption(disruption)
+        if disruption.cause is not None and disruption.cause.never_ran:
+            # It never ran, so even a job that must not restart goes back to its queue.
+            if (refusals := _refused_in_a_row(job.attempt, allocations)) >= MAX_REFUSED_STARTS:
+                reason = f"{what}; its starts were refused {refusals} times in a row"
+                return replace(outcome, ending_state=JobState.FAILED, ending_reason=reason)
+            return replace(outcome, state=JobState.PENDING, reason=f"{what}; requeued")
         if disruption.cause is ReleaseCause.EXITED or job.restart_policy is RestartPolicy.FAIL:
             return replace(outcome, ending_state=JobState.FAILED, ending_reason=what)
         return replace(outcome, state=JobState.PENDING, reason=f"{what}; requeued")
@@ -175,7 +195,23 @@ def _judge_current_attempt(
     return outcome
 
 
+def _refused_in_a_row(attempt: int, allocations: Sequence[AllocationView]) -> int:
+    """How many attempts up to `attempt`, counting back, had a start that never ran."""
+    refused = {a.attempt for a in allocations if a.released and a.cause is not None and a.cause.never_ran}
+    count = 0
+    while attempt - count in refused:
+        count += 1
+    return count
+
+
 def describe_disruption(allocation: AllocationView) -> str:
+    if allocation.cause is ReleaseCause.REFUSED:
+        return f"replica {allocation.replica} was refused by node {allocation.node_id} (it never ran)"
+    if allocation.cause is ReleaseCause.START_TIMEOUT:
+        return (
+            f"replica {allocation.replica} reported no start on node {allocation.node_id}"
+            " within the start timeout"
+        )
     if allocation.cause is ReleaseCause.NODE_LOST:
         return f"node {allocation.node_id} lost"
     if allocation.cause is ReleaseCause.MISSING:

@@ -29,6 +29,7 @@ async def test_a_start_with_an_environment_the_os_refuses_is_a_rejected_exit(nod
 
         exited = (await node.tap.wait_for(WorkloadExited, allocation_id=start.allocation_id))[0]
         assert (exited.exit_code, exited.stopped, exited.will_restart) == (EXIT_REJECTED, False, False)
+        assert not exited.refused  # the job's own fault: it fails
         assert node.tap.of(WorkloadStarted, allocation_id=start.allocation_id) == []
         assert "cannot launch: environment variable" in node.log_of(start)
     await assert_still_serving(node)
@@ -77,7 +78,7 @@ async def test_a_start_on_a_gpu_a_running_workload_holds_is_rejected(node: Node)
     await node.send(second)
 
     exited = (await node.tap.wait_for(WorkloadExited, allocation_id=second.allocation_id))[0]
-    assert exited.exit_code == EXIT_REJECTED
+    assert (exited.exit_code, exited.refused) == (EXIT_REJECTED, True)  # never ran: requeued
     assert node.tap.of(WorkloadStarted, allocation_id=second.allocation_id) == []
     assert f"GPU held by another workload here: {node.gpu_uuids[0]}" in node.log_of(second)
     await node.send(node.stop_command(first))

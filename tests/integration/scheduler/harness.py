@@ -164,7 +164,9 @@ class Bus:
         await self.publish(event)
         return event
 
-    async def exited(self, bound: AllocationBound, code: int = 0, *, stopped: bool = False) -> WorkloadExited:
+    async def exited(
+        self, bound: AllocationBound, code: int = 0, *, stopped: bool = False, refused: bool = False
+    ) -> WorkloadExited:
         event = WorkloadExited(
             occurred_at=now(),
             node_id=bound.node_id,
@@ -173,6 +175,7 @@ class Bus:
             replica=bound.replica,
             exit_code=code,
             stopped=stopped,
+            refused=refused,
         )
         await self.publish(event)
         return event

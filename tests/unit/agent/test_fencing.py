@@ -30,6 +30,14 @@ def test_a_start_for_an_allocation_already_here_is_a_redelivery() -> None:
     assert judge_start(current, NODE, start_command("a1"), GPUS) is Verdict.ALREADY_RUNNING
 
 
+def test_a_stale_redelivery_of_a_start_taken_here_is_a_redelivery_not_a_refusal() -> None:
+    current = state(5, a1=Phase.RUNNING)
+    current.finish("a0", at=0.0)
+    assert judge_start(current, NODE, start_command("a1", epoch=4), GPUS) is Verdict.ALREADY_RUNNING
+    assert judge_start(current, NODE, start_command("a0", epoch=4), GPUS) is Verdict.ALREADY_FINISHED
+    assert judge_start(current, NODE, start_command("a2", epoch=4), GPUS).refuses_start
+
+
 def test_a_start_for_an_allocation_that_already_finished_is_not_run_again() -> None:
     current = state(3)
     current.finish("a1", at=0.0)
@@ -38,7 +46,7 @@ def test_a_start_for_an_allocation_that_already_finished_is_not_run_again() -> N
 
 def test_a_start_naming_a_gpu_not_on_this_node_is_rejected() -> None:
     verdict = judge_start(state(), NODE, start_command(gpu_uuids=["GPU-elsewhere"]), GPUS)
-    assert verdict is Verdict.UNKNOWN_GPU and verdict.rejects_workload
+    assert verdict is Verdict.UNKNOWN_GPU and verdict.refuses_start
 
 
 def test_a_command_for_another_node_is_refused() -> None:
@@ -66,5 +74,5 @@ def test_the_newest_epoch_only_grows() -> None:
 def test_a_start_on_a_gpu_held_here_in_any_phase_is_rejected() -> None:
     for phase in Phase:
         verdict = judge_start(state(a1=phase), NODE, start_command("a2", gpu_uuids=[GPUS[0]]), GPUS)
-        assert verdict is Verdict.GPU_IN_USE and verdict.rejects_workload, phase
+        assert verdict is Verdict.GPU_IN_USE and verdict.refuses_start, phase
     assert judge_start(state(a1=Phase.RUNNING), NODE, start_command("a2", gpu_uuids=[GPUS[1]]), GPUS).applies

@@ -34,6 +34,7 @@ async def test_any_exception_while_launching_is_a_rejected_exit_and_the_next_sta
 
         [exited] = world.exits()
         assert (exited.allocation_id, exited.exit_code, exited.stopped) == ("bad", EXIT_REJECTED, False)
+        assert not exited.refused  # the job's own fault: it fails
         assert [started.allocation_id for started in world.starts()] == ["good"]
         saved = world.store.saved[-1]
         assert "bad" not in saved.workloads and "bad" in saved.finished
@@ -64,7 +65,7 @@ async def test_a_start_on_a_gpu_a_live_workload_holds_is_rejected_not_launched()
 
     assert [started.allocation_id for started in world.starts()] == ["a1", "a3"]
     [rejected] = world.exits()
-    assert (rejected.allocation_id, rejected.exit_code) == ("a2", EXIT_REJECTED)
+    assert (rejected.allocation_id, rejected.exit_code, rejected.refused) == ("a2", EXIT_REJECTED, True)
     assert any("GPU held by another workload here: " + GPUS[0] in note for note in world.processes.notes)
 
 
@@ -115,3 +116,29 @@ def test_finished_allocations_are_forgotten_only_after_the_window() -> None:
     assert list(state.finished) == ["a1", "a2"]
     state.forget_finished_before(1000.0 + WEEK_S)
     assert state.finished == {}
+
+
+async def test_a_start_from_a_deposed_leader_is_reported_refused_not_run() -> None:
+    world = World()
+    await world.commands.handle(start_command("a1", epoch=5))
+    await world.commands.handle(start_command("old", epoch=4, gpu_uuids=[GPUS[1]]))
+
+    assert [started.allocation_id for started in world.starts()] == ["a1"]
+    [refused] = world.exits()
+    assert (refused.allocation_id, refused.exit_code, refused.refused) == ("old", EXIT_REJECTED, True)
+    assert any("stale epoch" in note for note in world.processes.notes)
+
+
+async def test_a_stale_redelivery_of_a_start_already_taken_changes_nothing() -> None:
+    world = World()
+    await world.commands.handle(start_command("a1", epoch=4))
+    world.processes.end(101, 0)
+    await world.supervisor.check_once()
+    await world.commands.handle(start_command("a2", epoch=4, gpu_uuids=[GPUS[1]]))
+    await world.commands.handle(start_command("new", epoch=5, gpu_uuids=[]))
+
+    await world.commands.handle(start_command("a1", epoch=4))  # finished here: not refused again
+    await world.commands.handle(start_command("a2", epoch=4, gpu_uuids=[GPUS[1]]))  # still running
+
+    assert [(e.allocation_id, e.exit_code, e.refused) for e in world.exits()] == [("a1", 0, False)]
+    assert world.store.saved[-1].workloads["a2"].phase is Phase.RUNNING

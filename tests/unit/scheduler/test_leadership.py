@@ -1,8 +1,11 @@
-"""Leadership over a lease: acquire when free, stay passive otherwise, step down when the lease is lost."""
+"""Leadership over a lease: acquire when free, stay passive otherwise, step down when the lease is lost,
+and lead under an epoch claimed from the fence that never goes back."""
 
 from __future__ import annotations
 
 import asyncio
+
+import pytest
 
 from services.scheduler.app.leadership import Leadership
 
@@ -17,6 +20,20 @@ class FakeLease:
 
     def for_instance(self) -> InstanceLease:
         return InstanceLease(self)
+
+
+class FakeFence:
+    """The fence in PostgreSQL: above every epoch used, and not below the lease's revision."""
+
+    def __init__(self, epoch: int = 0) -> None:
+        self.epoch = epoch
+        self.failing = False
+
+    async def claim(self, lease_revision: int) -> int:
+        if self.failing:
+            raise ConnectionError("database unavailable")
+        self.epoch = max(self.epoch + 1, lease_revision)
+        return self.epoch
 
 
 class InstanceLease:
@@ -39,8 +56,11 @@ class InstanceLease:
 
 
 async def test_the_first_instance_leads_and_the_second_stays_passive_until_it_resigns() -> None:
-    lease = FakeLease()
-    first, second = Leadership(lease.for_instance(), ttl_s=10), Leadership(lease.for_instance(), ttl_s=10)
+    lease, fence = FakeLease(), FakeFence()
+    first, second = (
+        Leadership(lease.for_instance(), fence, ttl_s=10),
+        Leadership(lease.for_instance(), fence, ttl_s=10),
+    )
     elected: list[str] = []
     first.on_elected(lambda: elected.append("first"))
     second.on_elected(lambda: elected.append("second"))
@@ -56,7 +76,7 @@ async def test_the_first_instance_leads_and_the_second_stays_passive_until_it_re
 
 async def test_a_refused_refresh_steps_down() -> None:
     lease = FakeLease()
-    leader = Leadership(lease.for_instance(), ttl_s=10)
+    leader = Leadership(lease.for_instance(), FakeFence(), ttl_s=10)
     await leader.tick()
     lease.refusing_refresh = True
 
@@ -66,7 +86,7 @@ async def test_a_refused_refresh_steps_down() -> None:
 
 
 async def test_an_epoch_not_refreshed_within_its_ttl_is_no_longer_used() -> None:
-    leader = Leadership(FakeLease().for_instance(), ttl_s=0.05)
+    leader = Leadership(FakeLease().for_instance(), FakeFence(), ttl_s=0.05)
     await leader.tick()
     assert leader.epoch == 1
 
@@ -75,3 +95,43 @@ async def test_an_epoch_not_refreshed_within_its_ttl_is_no_longer_used() -> None
         await asyncio.sleep(0.01)
 
     assert leader.epoch is None
+
+
+async def test_epochs_keep_growing_when_the_lease_revisions_restart() -> None:
+    # NATS lost its data: the lease's revisions start again at 1, far below the epochs already used.
+    lease, fence = FakeLease(), FakeFence(epoch=51)
+    leader = Leadership(lease.for_instance(), fence, ttl_s=10)
+
+    await leader.tick()
+
+    assert (lease.revision, leader.epoch, fence.epoch) == (1, 52, 52)
+
+
+async def test_a_failed_claim_hands_the_lease_back() -> None:
+    lease, fence = FakeLease(), FakeFence()
+    fence.failing = True
+    leader = Leadership(lease.for_instance(), fence, ttl_s=10)
+
+    await leader.tick()
+
+    assert (leader.epoch, lease.holder) == (None, None)
+    fence.failing = False
+    await leader.tick()
+    assert leader.epoch == lease.revision == 2
+
+
+async def test_a_cancelled_claim_hands_the_lease_back() -> None:
+    lease = FakeLease()
+
+    class SlowFence(FakeFence):
+        async def claim(self, lease_revision: int) -> int:
+            await asyncio.sleep(10)
+            return 0
+
+    leader = Leadership(lease.for_instance(), SlowFence(), ttl_s=10)
+    task = asyncio.create_task(leader.tick())
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert lease.holder is None

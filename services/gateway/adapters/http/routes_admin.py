@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from services.gateway.adapters.http.dependencies import CurrentPrincipal, Paging, UseCases
+from services.gateway.adapters.http.links import PROJECT, TENANT, linked, to
 from services.gateway.adapters.http.schemas import (
     CreateKeyRequest,
     CreateProjectRequest,
@@ -33,7 +34,24 @@ from services.gateway.app.administration import (
 router = APIRouter(prefix="/v1", tags=["administration"])
 
 
-@router.post("/tenants", status_code=status.HTTP_201_CREATED, response_model=TenantCreatedResponse)
+@router.post(
+    "/tenants",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TenantCreatedResponse,
+    responses=linked(
+        201,
+        GetProjects=to("list_projects_v1_projects_get", query_tenant_id=TENANT),
+        CreateKey=to("create_key_v1_tenants__tenant_id__keys_post", path_tenant_id=TENANT),
+        SetPriceBook=to("set_price_book_v1_tenants__tenant_id__price_book_put", path_tenant_id=TENANT),
+        GetPriceBook=to("get_price_book_v1_tenants__tenant_id__price_book_get", path_tenant_id=TENANT),
+        GrantCredit=to("grant_credit_v1_tenants__tenant_id__credits_post", path_tenant_id=TENANT),
+        GetInvoices=to("list_invoices_v1_invoices_get", query_tenant_id=TENANT),
+        SetBudget=to("set_tenant_budget_v1_tenants__tenant_id__budget_put", path_tenant_id=TENANT),
+        GetBudget=to("get_tenant_budget_v1_tenants__tenant_id__budget_get", path_tenant_id=TENANT),
+        RegisterWebhook=to("register_webhook_v1_tenants__tenant_id__webhooks_post", path_tenant_id=TENANT),
+        GetWebhooks=to("list_webhooks_v1_tenants__tenant_id__webhooks_get", path_tenant_id=TENANT),
+    ),
+)
 async def create_tenant(
     body: CreateTenantRequest, principal: CurrentPrincipal, use_cases: UseCases
 ) -> TenantCreatedResponse:
@@ -108,7 +126,19 @@ async def get_price_book(
     return PriceBookResponse.of(await use_cases.administration.price_book(principal, tenant_id))
 
 
-@router.post("/projects", status_code=status.HTTP_201_CREATED, response_model=ProjectResponse)
+@router.post(
+    "/projects",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProjectResponse,
+    responses=linked(
+        201,
+        SetQuotas=to("set_quotas_v1_projects__project_id__quotas_put", path_project_id=PROJECT),
+        GetQuotas=to("get_quotas_v1_projects__project_id__quotas_get", path_project_id=PROJECT),
+        GetJobs=to("list_jobs_v1_jobs_get", query_project_id=PROJECT),
+        SetBudget=to("set_project_budget_v1_projects__project_id__budget_put", path_project_id=PROJECT),
+        GetBudget=to("get_project_budget_v1_projects__project_id__budget_get", path_project_id=PROJECT),
+    ),
+)
 async def create_project(
     body: CreateProjectRequest, principal: CurrentPrincipal, use_cases: UseCases
 ) -> ProjectResponse:

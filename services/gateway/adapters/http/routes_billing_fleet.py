@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from services.gateway.adapters.http.dependencies import CurrentPrincipal, Paging, UseCases
+from services.gateway.adapters.http.links import FIRST_INVOICE, TENANT, linked, to
 from services.gateway.adapters.http.schemas import (
     CreditGrantedResponse,
     FinalizeInvoiceRequest,
@@ -25,7 +26,17 @@ from services.gateway.app.billing_and_fleet import FinalizeInvoice, GrantCredit,
 router = APIRouter(prefix="/v1")
 
 
-@router.get("/invoices", response_model=InvoiceList, tags=["invoices"])
+@router.get(
+    "/invoices",
+    response_model=InvoiceList,
+    tags=["invoices"],
+    responses=linked(
+        200,
+        GetInvoice=to("get_invoice_v1_invoices__invoice_id__get", path_invoice_id=FIRST_INVOICE),
+        ExportInvoice=to("export_invoice_v1_invoices__invoice_id__export_get", path_invoice_id=FIRST_INVOICE),
+        VoidInvoice=to("void_invoice_v1_invoices__invoice_id__void_post", path_invoice_id=FIRST_INVOICE),
+    ),
+)
 async def list_invoices(
     principal: CurrentPrincipal,
     use_cases: UseCases,
@@ -50,6 +61,12 @@ async def get_invoice(invoice_id: str, principal: CurrentPrincipal, use_cases: U
     status_code=status.HTTP_202_ACCEPTED,
     response_model=FinalizeRequestedResponse,
     tags=["invoices"],
+    responses=linked(
+        202,
+        GetInvoices=to(
+            "list_invoices_v1_invoices_get", query_tenant_id=TENANT, query_period="$response.body#/period"
+        ),
+    ),
 )
 async def finalize_invoice(
     body: FinalizeInvoiceRequest, principal: CurrentPrincipal, use_cases: UseCases

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from pricing.budgets import DEFAULT_THRESHOLDS, MAX_THRESHOLDS, OnExhaustion
 from services.gateway.adapters.http.dependencies import CurrentPrincipal, UseCases
+from services.gateway.adapters.http.links import TENANT, linked, to
 from services.gateway.adapters.http.schemas import RequestBody
 from services.gateway.app.billing_controls import RegisterWebhook, ScopedBudget, SetBudget
 from shared.contracts.metering_api import (
@@ -157,6 +158,20 @@ async def list_budgets(
     status_code=status.HTTP_201_CREATED,
     response_model=WebhookCreatedResponse,
     tags=["webhooks"],
+    responses=linked(
+        201,
+        GetWebhooks=to("list_webhooks_v1_tenants__tenant_id__webhooks_get", path_tenant_id=TENANT),
+        RemoveWebhook=to(
+            "remove_webhook_v1_tenants__tenant_id__webhooks__endpoint_id__delete",
+            path_tenant_id=TENANT,
+            path_endpoint_id="$response.body#/endpoint_id",
+        ),
+        GetDeliveries=to(
+            "list_deliveries_v1_tenants__tenant_id__webhooks_deliveries_get",
+            path_tenant_id=TENANT,
+            query_endpoint_id="$response.body#/endpoint_id",
+        ),
+    ),
 )
 async def register_webhook(
     tenant_id: str, body: RegisterWebhookRequest, principal: CurrentPrincipal, use_cases: UseCases

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response, status
 
 from services.gateway.adapters.http.dependencies import CurrentPrincipal, Paging, UseCases
+from services.gateway.adapters.http.links import JOB, linked, to
 from services.gateway.adapters.http.schemas import JobPageResponse, JobResponse, SubmitJobRequest
 from services.gateway.app.jobs import ListJobs, SubmitJob
 from shared.events.jobs import JobState
@@ -18,7 +19,12 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=JobResponse,
-    responses={200: {"model": JobResponse, "description": "the job an earlier identical request created"}},
+    responses=linked(
+        201,
+        GetJob=to("get_job_v1_jobs__job_id__get", path_job_id=JOB),
+        CancelJob=to("cancel_job_v1_jobs__job_id__cancel_post", path_job_id=JOB),
+    )
+    | {200: {"model": JobResponse, "description": "the job an earlier identical request created"}},
 )
 async def submit_job(
     body: SubmitJobRequest,
