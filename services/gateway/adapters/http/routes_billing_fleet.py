@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from services.gateway.adapters.http.dependencies import CurrentPrincipal, Paging, UseCases
-from services.gateway.adapters.http.links import FIRST_INVOICE, TENANT, linked, to
+from services.gateway.adapters.http.links import TENANT, linked, to
 from services.gateway.adapters.http.schemas import (
     CreditGrantedResponse,
     FinalizeInvoiceRequest,
@@ -30,12 +30,6 @@ router = APIRouter(prefix="/v1")
     "/invoices",
     response_model=InvoiceList,
     tags=["invoices"],
-    responses=linked(
-        200,
-        GetInvoice=to("get_invoice_v1_invoices__invoice_id__get", path_invoice_id=FIRST_INVOICE),
-        ExportInvoice=to("export_invoice_v1_invoices__invoice_id__export_get", path_invoice_id=FIRST_INVOICE),
-        VoidInvoice=to("void_invoice_v1_invoices__invoice_id__void_post", path_invoice_id=FIRST_INVOICE),
-    ),
 )
 async def list_invoices(
     principal: CurrentPrincipal,
