@@ -25,10 +25,11 @@ from pathlib import Path
 
 import nats
 from light_http import HttpError, LightHttpClient
+from pipeline_support import load_run_config
 
 from shared.client.gateway import GatewayClient
 from shared.events.scheduler import AllocationBound
-from shared.infra.launcher import Factory, FactoryConfig, pick_ports
+from shared.infra.launcher import Factory
 
 TARGETS = {"jobs_per_s": 200, "p99_ms_at_50_per_s": 250}
 REFERENCES = {
@@ -170,17 +171,7 @@ def main() -> None:
         parser.error(f"the fleet has {args.agents * args.gpus_per_agent} GPUs; the run needs {needed}")
 
     with tempfile.TemporaryDirectory(prefix="aifactory-bench-") as data_dir:
-        config = pick_ports(
-            FactoryConfig(
-                data_dir=Path(data_dir),
-                agents=args.agents,
-                gpus_per_agent=args.gpus_per_agent,
-                heartbeat_s=2.0,
-                sample_s=60.0,
-                node_lost_after_s=60.0,
-                log_level="WARNING",
-            )
-        )
+        config = load_run_config(Path(data_dir), args.agents, args.gpus_per_agent)
         factory = Factory(config).start()
         try:
             burst_result, loaded = asyncio.run(measure(factory, args))

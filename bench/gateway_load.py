@@ -36,10 +36,10 @@ from typing import Any
 
 import psutil
 from light_http import LightHttpClient
-from pipeline_support import CpuMeter, postmaster
+from pipeline_support import CpuMeter, load_run_config, postmaster
 
 from shared.client.gateway import GatewayClient
-from shared.infra.launcher import Factory, FactoryConfig, pick_ports
+from shared.infra.launcher import Factory
 
 TARGETS = {"rate": 1000, "errors": 0}
 # kind -> (method, path; {tenant}, {job}, {today} and {tomorrow} are filled in per request, as operator)
@@ -350,17 +350,8 @@ def main() -> None:
         parser.error(str(error))
 
     with tempfile.TemporaryDirectory(prefix="aifactory-load-") as data_dir:
-        config = pick_ports(
-            FactoryConfig(
-                data_dir=Path(data_dir),
-                agents=args.agents,
-                gpus_per_agent=args.gpus_per_agent,
-                heartbeat_s=2.0,
-                sample_s=60.0,
-                node_lost_after_s=60.0,
-                log_level="WARNING",
-                workloads_die_with_agents=True,
-            )
+        config = load_run_config(
+            Path(data_dir), args.agents, args.gpus_per_agent, workloads_die_with_agents=True
         )
         factory = Factory(config).start()
         try:

@@ -1,5 +1,5 @@
-"""Helpers for bench/metering_pipeline.py: services as OS processes, CPU accounting, the simulated
-fleet's events rendered as the bytes producers put on the wire."""
+"""Helpers for the benchmarks: a quiet factory for load runs, services as OS processes, CPU accounting,
+the simulated fleet's events rendered as the bytes producers put on the wire."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 from shared.events.agent import UsageSampled
 from shared.events.ingest import UsageRecorded
+from shared.infra.launcher import FactoryConfig, pick_ports
 
 MODELS = ("H100", "A100")
 GPUS_PER_NODE = 8
@@ -70,6 +72,22 @@ class CpuMeter:
         now = self._total()
         spent, self._marked = now - self._marked, now
         return spent
+
+
+def load_run_config(data_dir: Path, agents: int, gpus_per_agent: int, **extra: Any) -> FactoryConfig:
+    """An embedded factory on free ports that stays quiet under load: heartbeats every 2 s, samples a
+    minute apart, no node declared lost for a minute, warnings only in the logs."""
+    config = FactoryConfig(
+        data_dir=data_dir,
+        agents=agents,
+        gpus_per_agent=gpus_per_agent,
+        heartbeat_s=2.0,
+        sample_s=60.0,
+        node_lost_after_s=60.0,
+        log_level="WARNING",
+        **extra,
+    )
+    return pick_ports(config)
 
 
 def postmaster(data_dir: Path) -> psutil.Process:
