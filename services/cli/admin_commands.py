@@ -38,21 +38,20 @@ TenantFilter = Annotated[
 ]
 
 
-def default_project(project: str | None) -> str:
-    """--project, else AIFACTORY_PROJECT; without either the command cannot go on."""
-    chosen = project or setting("AIFACTORY_PROJECT")
+def _chosen(value: str | None, setting_name: str, what: str, listing: str) -> str:
+    """The option's value, else the setting's; without either the command cannot go on."""
+    chosen = value or setting(setting_name)
     if not chosen:
-        fail(
-            "no project: pass --project prj_... or set AIFACTORY_PROJECT (`aifactory projects list` shows them)"
-        )
+        fail(f"no {what}: pass --{what} {what[:3]}_... or set {setting_name} (`{listing}` shows them)")
     return chosen
+
+
+def default_project(project: str | None) -> str:
+    return _chosen(project, "AIFACTORY_PROJECT", "project", "aifactory projects list")
 
 
 def default_tenant(tenant: str | None) -> str:
-    chosen = tenant or setting("AIFACTORY_TENANT")
-    if not chosen:
-        fail("no tenant: pass --tenant tnt_... or set AIFACTORY_TENANT (`aifactory tenants list` shows them)")
-    return chosen
+    return _chosen(tenant, "AIFACTORY_TENANT", "tenant", "aifactory tenants list")
 
 
 # Tenants

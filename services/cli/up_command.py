@@ -22,7 +22,7 @@ import psutil
 import typer
 from rich.console import Console
 
-from shared.infra.first_start import load_defaults, read_env_file
+from shared.infra.first_start import load_defaults
 from shared.infra.launcher import Factory, FactoryConfig
 
 PID_FILE = "up.pid"
@@ -173,8 +173,7 @@ def _running_pid(data_dir: Path) -> int | None:
 
 
 def _print_connection(data_dir: Path) -> None:
-    connection = read_env_file(data_dir / "connection.env")
-    console.print(f"operator API key: [bold]{connection.get('AIFACTORY_API_KEY', '?')}[/]")
+    # The operator's key stays in the owner-only file: printed, it would land in scrollback and CI logs.
     if defaults := load_defaults(data_dir):
         console.print(
             f"default tenant [bold]{defaults['AIFACTORY_TENANT']}[/], project "

@@ -5,6 +5,7 @@ or the path."""
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
@@ -105,16 +106,24 @@ class RequestBodyGuard:
         return invalid_input_response(problems, self.codes) if problems else None
 
     def _body_text_refusal(self, body: bytes) -> Response | None:
-        if b"\\u" not in body and _is_utf8(body):
-            # A NUL or a surrogate comes in as a \u escape, or as bytes json.loads decodes with
-            # "surrogatepass" (ED A0 80 is U+D800), never in strict UTF-8.
+        if not _SUSPECT_ESCAPE.search(body) and _is_utf8(body):
+            # A NUL or a surrogate comes in as its \u escape, or as bytes json.loads decodes with
+            # "surrogatepass" (ED A0 80 is U+D800), never in strict UTF-8: any other body is parsed
+            # once, by the app.
             return None
         try:
             value = json.loads(body)
+            found = json_text_problems(value)
         except ValueError:
             return None  # the app answers malformed JSON, saying where
-        problems = [FieldProblem(path or "body", problem) for path, problem in json_text_problems(value)]
+        except RecursionError:  # a body of nested brackets: refused here, before the app parses it
+            return invalid_input_response([FieldProblem("body", "is nested too deeply")], self.codes)
+        problems = [FieldProblem(path or "body", problem) for path, problem in found]
         return invalid_input_response(problems, self.codes) if problems else None
+
+
+# \u0000 and \ud800-\udfff, as JSON escapes write them (either case).
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -8,7 +8,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from services.gateway.domain.errors import InvalidInput
@@ -48,8 +48,12 @@ def decode_token(token: str, filters: str) -> dict[str, Any]:
 def key_time(part: str) -> datetime:
     """A timestamp part of a sort key, as the token carries it (isoformat)."""
     try:
-        return datetime.fromisoformat(part)
-    except ValueError as error:
+        moment = datetime.fromisoformat(part)
+        if moment.tzinfo is None:
+            raise ValueError("no offset")
+        # In UTC here: a forged year 1 or 9999 with an offset would overflow in the database driver.
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError) as error:
         raise InvalidInput.one("page_token", "is not a page token issued by this API", "query") from error
 
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from services.gateway.domain.errors import InvalidInput
-from services.gateway.domain.pages import PageCursor
+from services.gateway.domain.pages import PageCursor, key_time
 from services.gateway.domain.requests import JobPageCursor, listing_filters
 
 
@@ -38,3 +38,14 @@ def test_a_forged_job_token_with_a_nul_is_refused() -> None:
     token = forged({"c": "2026-01-01T00:00:00+00:00", "j": "job\x00", "f": filters})
     with pytest.raises(InvalidInput):
         JobPageCursor.decode(token, filters)
+
+
+@pytest.mark.parametrize("part", ["0001-01-01T00:00:00+05:00", "2026-01-01T00:00:00", "soon"])
+def test_a_forged_timestamp_is_a_bad_page_token_not_a_driver_overflow(part: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        key_time(part)
+    assert caught.value.errors[0].field == "page_token"
+
+
+def test_an_issued_timestamp_reads_back_in_utc() -> None:
+    assert key_time("2026-03-01T12:00:00+02:00").isoformat() == "2026-03-01T10:00:00+00:00"

@@ -66,3 +66,30 @@ async def test_bad_text_in_a_json_body_is_a_422_naming_its_path(body: bytes, fie
 )
 async def test_a_surrogate_pair_an_escaped_backslash_and_utf8_pass(body: bytes) -> None:
     assert (await post(body)).status_code == 200
+
+
+async def test_a_body_nested_too_deeply_is_a_problem_not_a_500() -> None:
+    for escape, status in ((b"\\u0000", 422), (b"\\u0041", 400)):  # the guard parses it, or the app does
+        response = await post_deep(escape)
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert "nested too deeply" in (await post_deep(b"\\u0000")).text
+
+
+async def post_deep(escape: bytes) -> httpx.Response:
+    transport = httpx.ASGITransport(app=text_app_with_limit(200_000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        body = b"[" * 50_000 + b'"' + escape + b'"' + b"]" * 50_000
+        return await client.post("/things", content=body, headers={"Content-Type": "application/json"})
+
+
+async def test_an_ordinary_escape_is_left_to_the_app() -> None:
+    response = await post(b'{"name": "caf\\u00e9"}')
+    assert response.status_code == 200 and response.json() == {"name": "café"}
+
+
+def text_app_with_limit(max_body_bytes: int) -> FastAPI:
+    app = text_app()
+    app.user_middleware.clear()
+    app.add_middleware(RequestBodyGuard, max_body_bytes=max_body_bytes)
+    return app
