@@ -25,6 +25,7 @@ from shared.messaging.batch_consumer import BatchConsumer
 from shared.messaging.broker import connect_and_declare, create_broker
 from shared.messaging.consumer import Consumer
 from shared.messaging.outbox import OutboxRelay
+from shared.messaging.patience import patiently
 from shared.messaging.retention import prune_forever
 from shared.messaging.specs import AnyConsumerSpec, BatchConsumerSpec, ConsumerSpec
 from shared.messaging.subscriber import LowRateConsumer
@@ -98,7 +99,7 @@ class ServiceHost:
         for spec in specs:
             if isinstance(spec, ConsumerSpec) and spec.low_rate:
                 await LowRateConsumer(self.broker, self._js, self.db, spec).prepare()
-        await self.broker.start()
+        await patiently(self.broker.start, "starting the subscribers")
         for spec in specs:
             if isinstance(spec, BatchConsumerSpec):
                 consumer: Consumer | BatchConsumer = BatchConsumer(self._js, self.db, spec)

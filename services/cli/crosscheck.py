@@ -15,6 +15,7 @@ from nats.js.api import DeliverPolicy
 
 from shared.events.base import Event
 from shared.events.scheduler import AllocationReleased
+from shared.messaging.broker import nats_servers
 
 E = TypeVar("E", bound=Event)
 
@@ -23,7 +24,7 @@ MINOR_UNITS = {"JPY": 0, "KRW": 0, "USD": 2, "EUR": 2, "GBP": 2, "CHF": 2}
 
 async def read_events(nats_url: str, event_type: type[E], stream: str = "SCHEDULER") -> list[E]:
     """Every event of one type in a stream, read with a throwaway ordered consumer."""
-    connection = await nats.connect(nats_url)
+    connection = await nats.connect(servers=nats_servers(nats_url))
     try:
         js = connection.jetstream()
         info = await js.stream_info(stream)

@@ -14,4 +14,5 @@ class GatewaySettings(PlatformSettings, PriorityClassSettings):
     admin_key: str = ""
     max_body_bytes: int = Field(default=65_536, ge=1)
     # Metering's internal API (AIFACTORY_METERING_URL): budgets and webhooks are read back from it.
+    # Several replicas: their URLs comma-separated, each tried in turn when one does not answer.
     metering_url: str = "http://127.0.0.1:8002"

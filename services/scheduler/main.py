@@ -60,7 +60,9 @@ class SchedulerHost(ServiceHost):
             max_pending=settings.cycle_max_pending,
             start_timeout_s=settings.start_timeout_s,
         )
-        lease = NatsKvLease(self.js, ttl_s=settings.lease_ttl_s, holder=settings.instance_id)
+        lease = NatsKvLease(
+            self.js, ttl_s=settings.lease_ttl_s, holder=settings.instance_id, replicas=settings.stream_replicas
+        )
         self.leadership = leadership = Leadership(lease, PgEpochFence(cycle_db), settings.lease_ttl_s)
         self.runner = runner = CycleRunner(
             cycle,

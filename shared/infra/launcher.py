@@ -13,8 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -34,7 +32,7 @@ from shared.infra.first_start import (
     wait_for_nodes,
     write_env_file,
 )
-from shared.infra.parent_death import die_with_parent
+from shared.infra.processes import ServiceProcess
 
 Progress = Callable[[str], None]
 
@@ -57,61 +55,24 @@ class FactoryConfig:
     # Agents' workloads end when their agent dies (what `aifactory up` asks); otherwise they outlive it, as
     # on a real node, where a restarted agent adopts them.
     workloads_die_with_agents: bool = False
+    # Copies of gateway, ingest and metering (the first on the ports above, the others on free ports) and
+    # of the scheduler (one leads, the others stand by).
+    replicas: int = 1
+    schedulers: int = 1
+    # Existing servers (default: AIFACTORY_NATS_URL / AIFACTORY_DATABASE_URL, else embedded ones). The NATS
+    # URL may list a cluster's servers, comma-separated.
+    nats_url: str = ""
+    database_url: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class ServiceProcess:
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it
-        self.process = subprocess.Popen(
-            self.argv,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent(),  # the child only calls prctl: safe beside threads
-        )
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def descendants(self) -> list[psutil.Process]:
-        if not self.alive or self.process is None:
-            return []
-        with contextlib.suppress(psutil.NoSuchProcess):
-            return psutil.Process(self.process.pid).children(recursive=True)
-        return []
-
-    def stop(self, grace_s: float = 15.0, *, kill: bool = False) -> None:
-        """SIGTERM (or SIGKILL when `kill`), then SIGKILL what is left after the grace period."""
-        if self.process is None:
-            return
-        orphans = self.descendants()
-        if self.alive:
-            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                self.process.wait(grace_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if kill:
-            return  # a crashed node's workloads are the caller's to deal with
-        for proc in orphans:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                proc.kill()
+SERVICES = ("scheduler", "metering", "ingest", "gateway")  # started in this order, stopped in reverse
 
 
 class Factory:
     def __init__(self, config: FactoryConfig, progress: Progress = lambda _msg: None) -> None:
+        if config.replicas < 1 or config.schedulers < 1:
+            raise ValueError("a factory runs at least one replica of each service")
         self.config = config
         self.progress = progress
         self.data_dir = config.data_dir.resolve()
@@ -121,8 +82,16 @@ class Factory:
         self.database_url = ""
         self.admin_key = os.environ.get("AIFACTORY_ADMIN_KEY") or secrets.token_urlsafe(24)
         self.ingest_token = os.environ.get("AIFACTORY_INGEST_TOKEN") or secrets.token_urlsafe(24)
-        self.services: dict[str, ServiceProcess] = {}
+        self.services: dict[str, ServiceProcess] = {}  # "gateway", "gateway-2", ...
         self.agents: dict[str, ServiceProcess] = {}
+        self.ports: dict[str, int] = {
+            "gateway": config.gateway_port,
+            "ingest": config.ingest_port,
+            "metering": config.metering_port,
+        }
+        for name in ("gateway", "ingest", "metering"):
+            for replica in range(2, config.replicas + 1):
+                self.ports[f"{name}-{replica}"] = free_port()
 
     @property
     def gateway_url(self) -> str:
@@ -136,16 +105,26 @@ class Factory:
     def metering_url(self) -> str:
         return f"http://127.0.0.1:{self.config.metering_port}"
 
+    def instances(self, service: str) -> list[str]:
+        """The instance names of one service: "gateway", then "gateway-2", ..."""
+        count = self.config.schedulers if service == "scheduler" else self.config.replicas
+        return [service] + [f"{service}-{replica}" for replica in range(2, count + 1)]
+
+    def urls(self, service: str) -> list[str]:
+        """Every replica's HTTP URL (gateway, ingest or metering)."""
+        return [f"http://127.0.0.1:{self.ports[name]}" for name in self.instances(service)]
+
     # 1. infrastructure, 2. services, 3. agents, 4. wait until the HTTP edges answer
     def start(self) -> Factory:
         try:
             self._start_infrastructure()
-            for name in ("scheduler", "metering", "ingest", "gateway"):
-                self._start_service(name)
+            for service in SERVICES:
+                for name in self.instances(service):
+                    self.start_service(name)
             for index in range(1, self.config.agents + 1):
                 self.start_agent(f"node-{index}")
-            self._wait_healthy(f"{self.gateway_url}/healthz", "gateway")
-            self._wait_healthy(f"{self.ingest_url}/healthz", "ingest")
+            for url in (*self.urls("gateway"), *self.urls("ingest")):
+                self.wait_healthy(f"{url}/healthz")
             self._create_first_start_defaults()
         except BaseException:
             self.stop()
@@ -157,10 +136,11 @@ class Factory:
         for name, agent in list(self.agents.items()):
             self.progress(f"stopping agent {name}")
             agent.stop()
-        for name in ("gateway", "ingest", "metering", "scheduler"):
-            if name in self.services:
-                self.progress(f"stopping {name}")
-                self.services[name].stop()
+        for service in reversed(SERVICES):
+            for name in self.instances(service):
+                if name in self.services:
+                    self.progress(f"stopping {name}")
+                    self.services[name].stop()
         if self.nats:
             self.progress("stopping nats-server")
             self.nats.stop()
@@ -169,12 +149,12 @@ class Factory:
             self.postgres.stop()
 
     def _start_infrastructure(self) -> None:
-        self.nats_url = env_url("AIFACTORY_NATS_URL") or ""
+        self.nats_url = self.config.nats_url or env_url("AIFACTORY_NATS_URL") or ""
         if not self.nats_url:
             self.progress("starting nats-server with JetStream")
             self.nats = EmbeddedNats(self.data_dir / "nats").start()
             self.nats_url = self.nats.url
-        self.database_url = env_url("AIFACTORY_DATABASE_URL") or ""
+        self.database_url = self.config.database_url or env_url("AIFACTORY_DATABASE_URL") or ""
         if not self.database_url:
             self.progress("starting PostgreSQL (pgserver)")
             self.postgres = EmbeddedPostgres(self.data_dir / "postgres").start()
@@ -211,23 +191,29 @@ class Factory:
         }
         return env | self.config.extra_env | extra
 
-    def _start_service(self, name: str) -> None:
+    def start_service(self, name: str) -> None:
+        """Start (or start again) one instance: "scheduler", "gateway-2", ..."""
         self.progress(f"starting {name}")
+        service, _, _ = name.partition("-")
         env = self._env()
-        if name == "gateway":
-            env["AIFACTORY_HTTP_PORT"] = str(self.config.gateway_port)
-            env["AIFACTORY_METERING_URL"] = self.metering_url
-        elif name == "metering":
-            env["AIFACTORY_HTTP_PORT"] = str(self.config.metering_port)
-        elif name == "ingest":
-            env["AIFACTORY_HTTP_PORT"] = str(self.config.ingest_port)
-        elif name == "scheduler":
+        if name in self.ports:
+            env["AIFACTORY_HTTP_PORT"] = str(self.ports[name])
+        if service == "gateway":
+            # Its own metering replica first; the others when that one does not answer.
+            mine = self.instances("gateway").index(name) % self.config.replicas
+            meterings = self.urls("metering")
+            env["AIFACTORY_METERING_URL"] = ",".join(meterings[mine:] + meterings[:mine])
+        elif service == "scheduler":
             env["AIFACTORY_NODE_LOST_AFTER_S"] = str(self.config.node_lost_after_s)
-        service = ServiceProcess(
-            name, [sys.executable, "-m", f"services.{name}.main"], env, self.data_dir / "logs" / f"{name}.log"
+            env["AIFACTORY_INSTANCE_ID"] = name
+        process = ServiceProcess(
+            name,
+            [sys.executable, "-m", f"services.{service}.main"],
+            env,
+            self.data_dir / "logs" / f"{name}.log",
         )
-        service.start()
-        self.services[name] = service
+        process.start()
+        self.services[name] = process
 
     def start_agent(self, node_id: str) -> None:
         self.progress(f"starting simulated agent {node_id}")
@@ -257,8 +243,8 @@ class Factory:
             with contextlib.suppress(psutil.NoSuchProcess):
                 proc.kill()
 
-    def _wait_healthy(self, url: str, name: str, timeout_s: float = 60.0) -> None:
-        self.progress(f"waiting for {name}")
+    def wait_healthy(self, url: str, timeout_s: float = 60.0) -> None:
+        self.progress(f"waiting for {url}")
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             for service in self.services.values():
@@ -268,7 +254,7 @@ class Factory:
                 if httpx.get(url, timeout=1.0).status_code == 200:
                     return
             time.sleep(0.2)
-        raise TimeoutError(f"{name} did not answer {url} within {timeout_s}s")
+        raise TimeoutError(f"nothing answered {url} within {timeout_s}s")
 
     def _write_connection_file(self) -> None:
         """What client commands need to reach this factory (read by `aifactory submit` and friends)."""

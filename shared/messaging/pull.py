@@ -21,6 +21,8 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import NotFoundError
 
+from shared.messaging.patience import patiently
+
 log = logging.getLogger(__name__)
 
 IDLE_POLL_S = 5.0
@@ -125,9 +127,15 @@ class PullLoop:
 
     async def start(self) -> None:
         config = durable_config(self._durable, self._max_deliver, self._batch_size)
-        await refilter(self._js, self._stream, self._durable, self._subject)
-        self._subscription = await self._js.pull_subscribe(
-            self._subject, durable=self._durable, stream=self._stream, config=config
+        await patiently(
+            lambda: refilter(self._js, self._stream, self._durable, self._subject),
+            f"consumer {self._durable}",
+        )
+        self._subscription = await patiently(
+            lambda: self._js.pull_subscribe(
+                self._subject, durable=self._durable, stream=self._stream, config=config
+            ),
+            f"consumer {self._durable}",
         )
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self._durable}")
 

@@ -27,6 +27,7 @@ from nats.js import JetStreamContext
 
 from shared.db.pool import Database
 from shared.messaging.consumer import handle_message
+from shared.messaging.patience import patiently
 from shared.messaging.pull import IDLE_POLL_S, durable_config, refilter
 from shared.messaging.specs import ConsumerSpec
 
@@ -70,7 +71,11 @@ class LowRateConsumer:
 
     async def prepare(self) -> None:
         """Before the broker starts the subscriber: an older durable's filter is brought up to date."""
-        await refilter(self._js, self._spec.stream_name, self._spec.durable, self._spec.subject, ordered=True)
+        spec = self._spec
+        await patiently(
+            lambda: refilter(self._js, spec.stream_name, spec.durable, spec.subject, ordered=True),
+            f"consumer {spec.durable}",
+        )
 
     async def _on_message(self, body: bytes, message: CurrentMessage) -> None:
         await handle_message(self._db, self._spec, message.raw_message, traced=True)

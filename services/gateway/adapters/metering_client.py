@@ -33,8 +33,15 @@ _GATEWAY_PARAMETER = {"start": "from", "end": "to"}
 
 
 class MeteringClient:
-    def __init__(self, base_url: str, *, timeout_s: float = 5.0) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
+    """`base_urls`: one metering replica's URL or, comma-separated, several: a read that finds its replica
+    gone (no connection, a timeout) goes to the next one, which then serves until it fails in turn."""
+
+    def __init__(self, base_urls: str, *, timeout_s: float = 5.0) -> None:
+        urls = [url.strip() for url in base_urls.split(",") if url.strip()]
+        if not urls:
+            raise ValueError("no metering URL given")
+        self._replicas = [httpx.AsyncClient(base_url=url, timeout=timeout_s) for url in urls]
+        self._current = 0
 
     async def budgets(self, tenant_id: str, period: str | None) -> TenantBudgets:
         params = {"tenant_id": tenant_id} | ({"period": period} if period else {})
@@ -94,13 +101,19 @@ class MeteringClient:
         return _parsed(await self._request(path, params), answer)
 
     async def _request(self, path: str, params: dict[str, Any]) -> httpx.Response:
-        try:
-            return await self._http.get(path, params=params)
-        except httpx.HTTPError as error:
-            raise MeteringUnavailable(f"metering did not answer: {type(error).__name__}") from error
+        failure: httpx.HTTPError | None = None
+        for _ in self._replicas:  # every read is a GET: safe to ask another replica
+            replica = self._replicas[self._current]
+            try:
+                return await replica.get(path, params=params)
+            except httpx.HTTPError as error:
+                failure = error
+                self._current = (self._current + 1) % len(self._replicas)
+        raise MeteringUnavailable(f"metering did not answer: {type(failure).__name__}") from failure
 
     async def close(self) -> None:
-        await self._http.aclose()
+        for replica in self._replicas:
+            await replica.aclose()
 
 
 def _require_ok(response: httpx.Response) -> None:

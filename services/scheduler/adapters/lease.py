@@ -14,25 +14,36 @@ LEASE_BUCKET = "scheduler_lease"
 LEASE_KEY = "leader"
 
 
-async def ensure_lease_bucket(js: JetStreamContext, ttl_s: float, bucket: str = LEASE_BUCKET) -> KeyValue:
-    """The bucket with this TTL; an existing one with another TTL is updated to it."""
+async def ensure_lease_bucket(
+    js: JetStreamContext, ttl_s: float, bucket: str = LEASE_BUCKET, replicas: int = 1
+) -> KeyValue:
+    """The bucket with this TTL and at least `replicas` copies (on a cluster, the lease must survive the
+    loss of a server like the streams do); an existing one is updated to them."""
     try:
-        return await js.create_key_value(bucket=bucket, ttl=ttl_s, history=1)
+        return await js.create_key_value(bucket=bucket, ttl=ttl_s, history=1, replicas=replicas)
     except BadRequestError:
-        # Created earlier with another TTL: the running configuration wins.
+        # Created earlier with another TTL: the running configuration wins; replicas are never lowered.
         info = await js.stream_info(f"KV_{bucket}")
         config = info.config
         config.max_age = ttl_s
         config.duplicate_window = min(config.duplicate_window or ttl_s, ttl_s)
+        config.num_replicas = max(config.num_replicas or 1, replicas)
         await js.update_stream(config)
         return await js.key_value(bucket)
 
 
 class NatsKvLease:
     def __init__(
-        self, js: JetStreamContext, *, ttl_s: float, holder: str, bucket: str = LEASE_BUCKET
+        self,
+        js: JetStreamContext,
+        *,
+        ttl_s: float,
+        holder: str,
+        bucket: str = LEASE_BUCKET,
+        replicas: int = 1,
     ) -> None:
         self._js = js
+        self._replicas = replicas
         self._ttl_s = ttl_s
         self._holder = holder.encode()
         self._bucket = bucket
@@ -80,5 +91,5 @@ class NatsKvLease:
 
     async def _store(self) -> KeyValue:
         if self._kv is None:
-            self._kv = await ensure_lease_bucket(self._js, self._ttl_s, self._bucket)
+            self._kv = await ensure_lease_bucket(self._js, self._ttl_s, self._bucket, self._replicas)
         return self._kv

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from shared.events.agent import Heartbeat, RunningWorkload
@@ -30,6 +27,7 @@ from shared.events.scheduler import (
 )
 from tests.integration.agent.conftest import kill_leftover_workloads, spawn_agent_process
 from tests.integration.scheduler.harness import Bus, Schedulers, eventually, latest, leader_epoch, now
+from tests.support.workload_records import overlaps, runs
 
 STARTUP_S = 60.0
 # Writes a line when it starts and when it ends (SIGTERM included), waits for its gate file, exits.
@@ -53,43 +51,6 @@ note("end")
 sys.exit(code)
 """
 TERMINAL = {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED}
-
-
-@dataclass(frozen=True)
-class Run:
-    job: str
-    allocation: str
-    gpus: frozenset[str]
-    start: float
-    end: float  # infinity for a workload that never wrote its end (killed)
-
-
-def runs(records: Path) -> list[Run]:
-    starts: dict[str, dict[str, str | float]] = {}
-    ends: dict[str, float] = {}
-    for line in records.read_text().splitlines():
-        entry = json.loads(line)
-        if entry["what"] == "start":
-            starts[entry["allocation"]] = entry
-        else:
-            ends[entry["allocation"]] = entry["at"]
-    return [
-        Run(
-            str(s["job"]),
-            allocation,
-            frozenset(str(s["gpus"]).split(",")),
-            float(s["at"]),
-            ends.get(allocation, float("inf")),
-        )
-        for allocation, s in starts.items()
-    ]
-
-
-def overlaps(all_runs: list[Run]) -> Iterator[tuple[Run, Run]]:
-    for i, first in enumerate(all_runs):
-        for second in all_runs[i + 1 :]:
-            if first.gpus & second.gpus and first.start < second.end and second.start < first.end:
-                yield first, second
 
 
 class Workloads:
