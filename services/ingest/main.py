@@ -12,7 +12,7 @@ from services.ingest.adapters.http.api import create_http_app
 from services.ingest.adapters.postgres import PgDeadLetterReader, PgUnitOfWork
 from services.ingest.app.bus import RecordSamples
 from services.ingest.app.external import ExternalUsageIngest
-from services.ingest.app.maintenance import prune_forever
+from services.ingest.app.maintenance import expire_held_samples_forever, prune_forever
 from services.ingest.domain.time_window import TimeLimits
 from services.ingest.settings import IngestSettings
 from shared.clock import Clock
@@ -58,6 +58,13 @@ def create_service(settings: IngestSettings, *, clock: Clock | None = None) -> I
         await prune_forever(PgUnitOfWork(host.db), host.clock, limits, settings.prune_interval_s)
 
     host.add_background(prune)
+
+    async def expire_held_samples() -> None:
+        await expire_held_samples_forever(
+            PgUnitOfWork(host.db), host.clock, settings.held_sample_retention_s, settings.prune_interval_s
+        )
+
+    host.add_background(expire_held_samples)
     return host
 
 

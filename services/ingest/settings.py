@@ -24,6 +24,9 @@ class IngestSettings(PlatformSettings):
     sample_batch_size: int = Field(default=1000, ge=1, le=10_000)
     # How often dedupe keys and allocation intervals too old to matter are deleted.
     prune_interval_s: float = Field(default=3600.0, gt=0)
+    # A sample held for an allocation's release this long (ingest never heard it) is dead-lettered,
+    # checked every prune_interval_s (AIFACTORY_HELD_SAMPLE_RETENTION_S).
+    held_sample_retention_s: float = Field(default=7 * DAY_S, gt=0)
 
     @field_validator("ingest_token")
     @classmethod

@@ -61,7 +61,10 @@ class SchedulerHost(ServiceHost):
             start_timeout_s=settings.start_timeout_s,
         )
         lease = NatsKvLease(
-            self.js, ttl_s=settings.lease_ttl_s, holder=settings.instance_id, replicas=settings.stream_replicas
+            self.js,
+            ttl_s=settings.lease_ttl_s,
+            holder=settings.instance_id,
+            replicas=settings.stream_replicas,
         )
         self.leadership = leadership = Leadership(lease, PgEpochFence(cycle_db), settings.lease_ttl_s)
         self.runner = runner = CycleRunner(

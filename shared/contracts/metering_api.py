@@ -9,7 +9,9 @@ GET /v1/usage?tenant_id=T&start=2026-11-01&end=2026-12-01[&grain=day|hour|minute
   200 UsageReport; 400 invalid_usage_query / 422 invalid_request: problem+json naming each parameter.
 GET /v1/budgets?tenant_id=T[&period=YYYY-MM]     200 TenantBudgets (default: the current period)
 GET /v1/webhooks?tenant_id=T                     200 TenantWebhooks (never the secrets)
-GET /v1/webhooks/deliveries?tenant_id=T[&endpoint_id=E][&limit=50]   200 TenantDeliveries, newest first
+GET /v1/webhooks/deliveries?tenant_id=T[&endpoint_id=E][&limit=50][&after=CURSOR]   200 TenantDeliveries:
+    a page, newest first (created_at, then delivery_id); `after` takes the next_cursor of the page
+    before (opaque); 400 invalid_cursor naming `after` for one that is not
 GET /v1/chargeback?period=YYYY-MM[&idle=shared|separate_line][&tenant_id=T]   200 ChargebackReport
 GET /v1/invoices/{invoice_id}/export?tenant_id=T&format=json|csv   200 the file; 404 not the tenant's
 GET /v1/focus?tenant_id=T&period=YYYY-MM         200 FinOps FOCUS 1.2 CSV
@@ -122,8 +124,13 @@ class Delivery(BaseModel):
 
 
 class TenantDeliveries(BaseModel):
+    """A page of the delivery log, newest first (created_at, then delivery_id, both descending)."""
+
     tenant_id: str
     items: list[Delivery]
+    next_cursor: str | None = Field(
+        default=None, description="pass as `after` for the next page (opaque); null on the last"
+    )
 
 
 class ChargebackLine(BaseModel):

@@ -46,6 +46,14 @@ CREATE INDEX dead_letters_failed_at ON dead_letters (failed_at);
 """
 
 
+# processed_events is pruned by age (shared/messaging/retention.py): without this index each round reads
+# the whole table. Each service adds it in a migration of its own (the table lives in every schema).
+PROCESSED_EVENTS_BY_AGE_SQL = (
+    "CREATE INDEX IF NOT EXISTS processed_events_by_age ON processed_events (processed_at)"
+)
+DROP_PROCESSED_EVENTS_BY_AGE_SQL = "DROP INDEX IF EXISTS processed_events_by_age"
+
+
 def execute_script(sql: str) -> None:
     """Run several SQL statements from a revision (the asyncpg driver takes one statement at a time)."""
     from alembic import op

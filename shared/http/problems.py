@@ -20,6 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from shared.db.availability import database_unavailable
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -194,6 +196,17 @@ def install_problem_handlers(app: FastAPI, codes: ProblemCodes | None = None) ->
         return problem_response(status, spell.code(title), detail, title=title, headers=error.headers)
 
     async def on_unexpected_error(request: Request, error: Exception) -> JSONResponse:
+        if database_unavailable(error):
+            # A restart or fail-over of PostgreSQL: nothing was done, and the same request will succeed.
+            log.warning("database unavailable on %s %s: %r", request.method, request.url.path, error)
+            detail = "the database cannot be reached right now; nothing was changed: try again"
+            return problem_response(
+                503,
+                spell.code("unavailable"),
+                detail,
+                title="Service unavailable",
+                headers={"Retry-After": "1"},
+            )
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
         detail = "the server failed to handle the request (its log has the cause)"
         return problem_response(500, spell.code("internal error"), detail, title="Internal error")

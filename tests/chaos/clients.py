@@ -5,8 +5,9 @@ carry an idempotency key, so a retried submit never makes a second job."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from shared.client.gateway import GatewayClient, GatewayError, GatewayUnreachable
@@ -19,13 +20,15 @@ RETRY_FOR_S = 90.0
 class FailoverClient:
     replicas: list[GatewayClient]
     retries: int = 0  # calls that needed another try, for the report
+    # What a failed try met: "no connection" or the status; anything but 503 is a fault of the gateway.
+    failures: Counter[str] = field(default_factory=Counter)
 
     @classmethod
     def of(cls, urls: list[str], api_key: str) -> FailoverClient:
         return cls([GatewayClient(url, api_key) for url in urls])
 
     def with_key(self, api_key: str) -> FailoverClient:
-        return FailoverClient([client.with_key(api_key) for client in self.replicas])
+        return FailoverClient([client.with_key(api_key) for client in self.replicas], failures=self.failures)
 
     def call(self, action: Callable[[GatewayClient], T]) -> T:
         deadline = time.monotonic() + RETRY_FOR_S
@@ -35,10 +38,11 @@ class FailoverClient:
             try:
                 return action(client)
             except GatewayUnreachable:
-                pass
+                self.failures["no connection"] += 1
             except GatewayError as error:
                 if error.status < 500:
                     raise
+                self.failures[str(error.status)] += 1
             attempt += 1
             self.retries += 1
             if time.monotonic() > deadline:

@@ -239,6 +239,15 @@ def test_nothing_is_lost_or_billed_twice_while_every_process_is_killed_in_turn(
             [p.name for p in (*factory.services.values(), *factory.agents.values()) if not p.alive],
         )
         report.retries = sum(t.client.retries for t in tenants.values())
+        failures = operator.failures  # shared with the tenants' clients
+        report.check(
+            f"the gateways answered only 503 while a process was down (failed tries: {dict(failures)})",
+            [
+                f"{count} x {status}"
+                for status, count in failures.items()
+                if status not in ("503", "no connection")
+            ],
+        )
     finally:
         factory.stop()
     assert report.passed, report.render()

@@ -2,9 +2,7 @@
 invalid) to every operation, as the operator and as a tenant's admin. Nothing may answer 5xx, and every
 error is RFC 9457 problem+json.
 
-Stateful runs over the document's links are not here yet: against a live factory, which links a run can
-follow depends on what the factory answered before (a create's 201 or 422), and Hypothesis refuses such
-runs as inconsistent data generation (FlakyStrategyDefinition) in most runs."""
+Stateful runs over the document's links: test_gateway_links.py."""
 
 from __future__ import annotations
 

@@ -50,11 +50,19 @@ class MeteringClient:
     async def webhooks(self, tenant_id: str) -> TenantWebhooks:
         return await self._get(WEBHOOKS_PATH, {"tenant_id": tenant_id}, TenantWebhooks)
 
-    async def deliveries(self, tenant_id: str, endpoint_id: str | None, limit: int) -> TenantDeliveries:
+    async def deliveries(
+        self, tenant_id: str, endpoint_id: str | None, limit: int, after: str | None
+    ) -> TenantDeliveries:
         params: dict[str, str | int] = {"tenant_id": tenant_id, "limit": limit}
         if endpoint_id:
             params["endpoint_id"] = endpoint_id
-        return await self._get(DELIVERIES_PATH, params, TenantDeliveries)
+        if after is not None:
+            params["after"] = after
+        response = await self._request(DELIVERIES_PATH, params)
+        if response.status_code == 400:
+            # The cursor came inside the caller's page token: metering refusing it is a bad token.
+            raise InvalidInput.one("page_token", "is not a page token issued by this API", "query")
+        return _parsed(response, TenantDeliveries)
 
     async def usage(self, tenant_id: str, query: UsageQuery) -> UsageReport:
         params: dict[str, Any] = {

@@ -2,7 +2,7 @@
 
 Setting one emits an event (BudgetSet, WebhookEndpointSet, WebhookEndpointRemoved) that metering applies
 shortly after; reading asks metering's internal API for what it holds (the spend and forecast of a
-budget, the delivery log of an endpoint).
+budget, the delivery log of an endpoint, in pages like every list).
 
 Who may: a tenant's admin, or the operator, sets budgets and manages webhooks; any key of the tenant
 reads its budgets; only admins read the webhooks and their delivery log.
@@ -16,6 +16,7 @@ from typing import Protocol
 
 from pricing.budgets import DEFAULT_THRESHOLDS, OnExhaustion, budget_problems
 from pricing.periods import period_problems
+from services.gateway.app.pages import Page, PageRequest
 from services.gateway.app.ports import GatewayStore, GatewayUnitOfWork
 from services.gateway.domain.auth import Principal, Role, require_role, require_tenant_access, scope_tenant
 from services.gateway.domain.billing_controls import (
@@ -24,8 +25,16 @@ from services.gateway.domain.billing_controls import (
     new_endpoint_id,
 )
 from services.gateway.domain.errors import GatewayError, InvalidInput, NotFound, refuse
+from services.gateway.domain.pages import PageCursor
+from services.gateway.domain.requests import listing_filters
 from shared.clock import Clock
-from shared.contracts.metering_api import BudgetStatus, TenantBudgets, TenantDeliveries, TenantWebhooks
+from shared.contracts.metering_api import (
+    BudgetStatus,
+    Delivery,
+    TenantBudgets,
+    TenantDeliveries,
+    TenantWebhooks,
+)
 from shared.contracts.webhook_endpoints import endpoint_problems
 from shared.events.gateway import BudgetSet, WebhookEndpointRemoved, WebhookEndpointSet
 
@@ -40,7 +49,12 @@ class MeteringReader(Protocol):
 
     async def budgets(self, tenant_id: str, period: str | None) -> TenantBudgets: ...
     async def webhooks(self, tenant_id: str) -> TenantWebhooks: ...
-    async def deliveries(self, tenant_id: str, endpoint_id: str | None, limit: int) -> TenantDeliveries: ...
+    async def deliveries(
+        self, tenant_id: str, endpoint_id: str | None, limit: int, after: str | None
+    ) -> TenantDeliveries:
+        """A page of at most `limit`; `after`: the next_cursor of the page before (InvalidInput naming
+        page_token when metering refuses it)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -169,11 +183,23 @@ class BillingControls:
         return await self._reader().webhooks(tenant_id)
 
     async def deliveries(
-        self, principal: Principal, tenant_id: str, endpoint_id: str | None, limit: int
-    ) -> TenantDeliveries:
+        self,
+        principal: Principal,
+        tenant_id: str,
+        endpoint_id: str | None,
+        page: PageRequest = PageRequest(),
+    ) -> Page[Delivery]:
+        """The delivery log in pages, newest first. The page token wraps metering's cursor and is bound
+        to the tenant and endpoint filter, so another tenant's token, or another endpoint's, is refused."""
         require_tenant_access(principal, tenant_id, "tenant", tenant_id)
         require_role(principal, Role.ADMIN)
-        return await self._reader().deliveries(tenant_id, endpoint_id, limit)
+        filters = listing_filters("deliveries", tenant_id, endpoint_id)
+        start = page.start(filters, 1)
+        answer = await self._reader().deliveries(
+            tenant_id, endpoint_id, page.page_size, start[0] if start else None
+        )
+        following = answer.next_cursor
+        return Page(answer.items, PageCursor((following,), filters).encode() if following else None)
 
     def _reader(self) -> MeteringReader:
         if self._metering is None:

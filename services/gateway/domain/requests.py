@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from services.gateway.domain.errors import InvalidInput
-from services.gateway.domain.pages import decode_token, encode_token
+from services.gateway.domain.pages import PageCursor, key_time
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 
@@ -34,25 +34,20 @@ def check_idempotency_key(key: str) -> None:
 
 @dataclass(frozen=True)
 class JobPageCursor:
-    """Where the next page starts: after (created_at, job_id) in newest-first order.
-
-    The token also records the listing's filters, so a token is not replayed against another listing.
-    """
+    """Where the next page of jobs starts: after (created_at, job_id) in newest-first order. Its token is
+    the one every list uses (domain/pages.py), so it is refused for another listing like theirs."""
 
     created_at: datetime
     job_id: str
     filters: str
 
     def encode(self) -> str:
-        return encode_token({"c": self.created_at.isoformat(), "j": self.job_id, "f": self.filters})
+        return PageCursor((self.created_at.isoformat(), self.job_id), self.filters).encode()
 
     @classmethod
     def decode(cls, token: str, filters: str) -> JobPageCursor:
-        data = decode_token(token, filters)
-        try:
-            return cls(datetime.fromisoformat(data["c"]), str(data["j"]), filters)
-        except (ValueError, KeyError, TypeError) as error:
-            raise InvalidInput.one("page_token", "is not a page token issued by this API", "query") from error
+        created_at, job_id = PageCursor.decode(token, filters, parts=2).key
+        return cls(key_time(created_at), job_id, filters)
 
 
 def listing_filters(*filters: str | None) -> str:

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from services.ingest.app.ports import DeadLetterView, IngestStore
 from services.ingest.domain.allocations import AllocationInterval
+from services.ingest.domain.held_samples import ExpiredHold
 from shared.db.pool import Database, Tx
 from shared.events.agent import UsageSampled
 from shared.events.base import Event
@@ -53,6 +54,28 @@ WHERE NOT EXISTS (
 )
 """
 
+# A batch's holds in one statement; keys in order, so that two batches lock them in the same order.
+HOLD_SAMPLES_SQL = """
+INSERT INTO held_samples (sample_event_id, allocation_id, body)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) ORDER BY 1, 2
+ON CONFLICT DO NOTHING
+"""
+
+# Whole samples go (every row of a sample held too long), oldest first. Another replica expiring the
+# same samples at once waits on their rows and then finds them gone: each is dead-lettered once.
+TAKE_EXPIRED_HOLDS_SQL = """
+WITH expired AS (
+    SELECT sample_event_id FROM held_samples WHERE held_at < $1
+    GROUP BY sample_event_id ORDER BY min(held_at), sample_event_id LIMIT $2
+), gone AS (
+    DELETE FROM held_samples h USING expired e WHERE h.sample_event_id = e.sample_event_id
+    RETURNING h.sample_event_id, h.allocation_id, h.body, h.held_at
+)
+SELECT sample_event_id, min(body) AS body, array_agg(allocation_id ORDER BY allocation_id) AS waiting_for,
+    min(held_at) AS held_at
+FROM gone GROUP BY sample_event_id ORDER BY min(held_at), sample_event_id
+"""
+
 
 class PgIngestStore(IngestStore):
     def __init__(self, tx: Tx) -> None:
@@ -85,17 +108,25 @@ class PgIngestStore(IngestStore):
         rows = await self._conn.fetch(INTERVALS_ON_GPUS_SQL, list(gpu_uuids), earliest, latest)
         return [AllocationInterval(*row) for row in rows]  # the columns in the dataclass's field order
 
-    async def hold_sample(self, sample: UsageSampled, waiting_for: Sequence[str]) -> None:
-        body = sample.model_dump_json()
-        await self._conn.executemany(
-            "INSERT INTO held_samples (sample_event_id, allocation_id, body) VALUES ($1, $2, $3)"
-            " ON CONFLICT DO NOTHING",
-            [(sample.event_id, allocation_id, body) for allocation_id in waiting_for],
-        )
+    async def hold_samples(self, holds: Sequence[tuple[UsageSampled, Sequence[str]]]) -> None:
+        event_ids: list[UUID] = []
+        allocation_ids: list[str] = []
+        bodies: list[str] = []
+        for sample, waiting_for in holds:
+            body = sample.model_dump_json()
+            for allocation_id in waiting_for:
+                event_ids.append(sample.event_id)
+                allocation_ids.append(allocation_id)
+                bodies.append(body)
+        await self._conn.execute(HOLD_SAMPLES_SQL, event_ids, allocation_ids, bodies)
 
     async def take_held_samples(self, allocation_id: str) -> list[UsageSampled]:
         rows = await self._conn.fetch(TAKE_HELD_SAMPLES_SQL, allocation_id)
         return [UsageSampled.model_validate_json(row["body"]) for row in rows]
+
+    async def take_expired_holds(self, held_before: datetime, limit: int) -> list[ExpiredHold]:
+        rows = await self._conn.fetch(TAKE_EXPIRED_HOLDS_SQL, held_before, limit)
+        return [ExpiredHold(**dict(row)) for row in rows]
 
     async def save_bound(self, event: AllocationBound) -> None:
         await self._conn.execute(

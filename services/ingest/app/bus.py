@@ -77,12 +77,15 @@ async def attribute(store: IngestStore, samples: Sequence[UsageSampled]) -> list
     for interval in await store.intervals_on_gpus(gpus, min(times), max(times)):
         by_gpu[interval.gpu_uuid].append(interval)
     records: list[UsageRecorded] = []
+    holds: list[tuple[UsageSampled, list[str]]] = []
     for sample in samples:
         holders = holders_at(by_gpu.get(sample.gpu_uuid, ()), sample.occurred_at)
         if waiting_for := unsettled(holders, sample.allocation_ids):
-            await store.hold_sample(sample, waiting_for)
+            holds.append((sample, waiting_for))
         else:
             records.extend(sample_records(sample, holders))
+    if holds:  # one statement for the batch: a lost release can hold every sample of a node's GPUs
+        await store.hold_samples(holds)
     return records
 
 

@@ -10,6 +10,7 @@ from typing import Protocol
 from uuid import UUID
 
 from services.ingest.domain.allocations import AllocationInterval
+from services.ingest.domain.held_samples import ExpiredHold
 from shared.events.agent import UsageSampled
 from shared.events.ingest import UsageRecorded
 from shared.events.scheduler import AllocationBound, AllocationReleased
@@ -33,12 +34,18 @@ class IngestStore(Protocol):
         """The allocation intervals on these GPUs that overlap [earliest, latest] (open ones included)."""
         ...
 
-    async def hold_sample(self, sample: UsageSampled, waiting_for: Sequence[str]) -> None:
-        """Keep the sample until each of these allocations' release has been recorded."""
+    async def hold_samples(self, holds: Sequence[tuple[UsageSampled, Sequence[str]]]) -> None:
+        """Keep each sample until each of the allocations it waits for has its release recorded; the
+        batch in one statement. Each is held from now (its held_at, for take_expired_holds)."""
         ...
 
     async def take_held_samples(self, allocation_id: str) -> list[UsageSampled]:
         """Stop holding samples for this allocation's release; those that now wait for none, taken."""
+        ...
+
+    async def take_expired_holds(self, held_before: datetime, limit: int) -> list[ExpiredHold]:
+        """Stop holding the samples held since before `held_before`, at most `limit` of them, oldest
+        first; each with all the allocations it still waited for."""
         ...
 
     async def save_bound(self, event: AllocationBound) -> None: ...

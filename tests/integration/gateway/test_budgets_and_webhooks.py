@@ -12,13 +12,17 @@ import pytest
 from nats.js.errors import NotFoundError
 
 from services.gateway.adapters.consumers import INVOICES_DURABLE, JOBS_DURABLE, NODES_DURABLE
+from services.gateway.domain.pages import PageCursor
+from services.gateway.domain.requests import listing_filters
 from services.gateway.main import create_service
 from services.gateway.settings import GatewaySettings
 from shared.clock import Clock
 from shared.messaging.streams import METERING, SCHEDULER
 from tests.integration.gateway.conftest import ADMIN_KEY, OPERATOR, Gateway, bearer, eventually
 from tests.integration.gateway.test_bad_input import assert_problem
+from tests.integration.gateway.test_pagination import every_page
 from tests.integration.metering.billing_events_harness import running_metering
+from tests.integration.metering.test_delivery_log_pages import newest_first, seed_deliveries
 
 
 @pytest.fixture
@@ -192,7 +196,8 @@ async def test_webhooks_are_registered_listed_and_removed_through_the_gateway(ga
         lambda body: {e["endpoint_id"]: e["active"] for e in body["items"]}[endpoint["endpoint_id"]] is False,
     )
     log = await gateway.http.get(f"{hooks}/deliveries", headers=bearer(tenant.admin_key))
-    assert log.status_code == 200 and log.json() == {"tenant_id": tenant.tenant_id, "items": []}
+    assert log.status_code == 200
+    assert log.json() == {"tenant_id": tenant.tenant_id, "items": [], "next_page_token": None}
 
     assert_problem(await gateway.http.get(hooks, headers=bearer(member)), 403, "admin role")
     bad = await gateway.http.post(
@@ -202,3 +207,58 @@ async def test_webhooks_are_registered_listed_and_removed_through_the_gateway(ga
     )
     problem = assert_problem(bad, 422)
     assert {e["field"] for e in problem["errors"]} == {"url", "secret", "event_types"}
+
+
+async def test_the_delivery_log_comes_in_pages_each_delivery_once_newest_first(
+    gateway: Gateway, fresh_database: str
+) -> None:
+    tenant = await gateway.new_tenant("acme")
+    # Ties in created_at, and one created earlier than the one before it: (created_at, id) orders them.
+    seeded = await seed_deliveries(fresh_database, tenant.tenant_id, "whk_acme", [1, 3, 3, 2, 5])
+    seeded += await seed_deliveries(fresh_database, tenant.tenant_id, "whk_other", [4])
+    path = f"/v1/tenants/{tenant.tenant_id}/webhooks/deliveries"
+
+    pages = await every_page(gateway, path, bearer(tenant.admin_key))
+    assert [len(page) for page in pages] == [2, 2, 2]
+    assert [item["delivery_id"] for page in pages for item in page] == newest_first(seeded)
+    one_endpoint = await every_page(gateway, path, bearer(tenant.admin_key), endpoint_id="whk_other")
+    assert [[item["delivery_id"] for item in page] for page in one_endpoint] == [newest_first(seeded[5:])]
+
+    for size in (0, 501, "many"):
+        too_many = await gateway.http.get(path, params={"page_size": size}, headers=bearer(tenant.admin_key))
+        assert_problem(too_many, 422, "page_size")
+    garbage = await gateway.http.get(
+        path, params={"page_token": "garbage!"}, headers=bearer(tenant.admin_key)
+    )
+    assert_problem(garbage, 422, "page_token")
+    # A token of this listing wrapping a cursor metering refuses: the caller's bad token, not a 503.
+    forged = PageCursor(("garbage!",), listing_filters("deliveries", tenant.tenant_id, None)).encode()
+    refused = await gateway.http.get(path, params={"page_token": forged}, headers=bearer(tenant.admin_key))
+    assert_problem(refused, 422, "page_token")
+
+
+async def test_a_delivery_page_token_of_another_tenant_reveals_nothing(
+    gateway: Gateway, fresh_database: str
+) -> None:
+    acme, globex = await gateway.new_tenant("acme"), await gateway.new_tenant("globex")
+    acmes = await seed_deliveries(fresh_database, acme.tenant_id, "whk_acme", [1, 2, 3, 4])
+    globexes = await seed_deliveries(fresh_database, globex.tenant_id, "whk_globex", [0, 2, 5])
+    acme_path = f"/v1/tenants/{acme.tenant_id}/webhooks/deliveries"
+    globex_path = f"/v1/tenants/{globex.tenant_id}/webhooks/deliveries"
+    first = await gateway.http.get(acme_path, params={"page_size": 1}, headers=bearer(acme.admin_key))
+    token = first.json()["next_page_token"]
+    assert token is not None
+
+    carried = await gateway.http.get(
+        globex_path, params={"page_token": token}, headers=bearer(globex.admin_key)
+    )
+    assert_problem(carried, 422, "page_token", "other filters")
+    aimed = await gateway.http.get(acme_path, params={"page_token": token}, headers=bearer(globex.admin_key))
+    assert_problem(aimed, 404)
+    # Re-bound to globex's own listing by hand, acme's place in the log still reads only globex's log.
+    place = PageCursor.decode(token, listing_filters("deliveries", acme.tenant_id, None), 1).key
+    rebound = PageCursor(place, listing_filters("deliveries", globex.tenant_id, None)).encode()
+    pages = await every_page(gateway, globex_path, bearer(globex.admin_key), page_token=rebound)
+    seen = {item["delivery_id"] for page in pages for item in page}
+    assert seen and seen <= {delivery_id for _, delivery_id in globexes}
+    assert not seen & {delivery_id for _, delivery_id in acmes}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -79,15 +80,17 @@ class Harness:
                 self._records += UsageBatchRecorded.model_validate_json(message.data).records
 
 
-@pytest.fixture
-async def ingest(nats_url: str, fresh_database: str) -> AsyncIterator[Harness]:
+@asynccontextmanager
+async def running_ingest(nats_url: str, database_url: str, **overrides: Any) -> AsyncIterator[Harness]:
+    """The ingest service on its own database, with settings changed by `overrides`."""
     settings = IngestSettings(
         nats_url=nats_url,
-        database_url=fresh_database,
+        database_url=database_url,
         ingest_token=TOKEN,  # type: ignore[arg-type]
         http_port=0,
         max_body_bytes=MAX_BODY,
         outbox_poll_s=0.1,
+        **overrides,
     )
     service = create_service(settings)
     await service.start()
@@ -98,3 +101,9 @@ async def ingest(nats_url: str, fresh_database: str) -> AsyncIterator[Harness]:
             yield Harness(service, http, first_seq)
     finally:
         await service.stop()
+
+
+@pytest.fixture
+async def ingest(nats_url: str, fresh_database: str) -> AsyncIterator[Harness]:
+    async with running_ingest(nats_url, fresh_database) as harness:
+        yield harness

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,6 +14,7 @@ from services.ingest.domain.allocations import AllocationInterval
 from services.ingest.main import MIGRATIONS, SERVICE
 from shared.db.migrations import migrate
 from shared.db.pool import Database, create_pool
+from shared.events.agent import UsageSampled
 from tests.unit.ingest.builders import T0, bound, released, sample
 from tests.unit.ingest.fakes import FakeState, FakeUnitOfWork
 
@@ -143,3 +144,34 @@ async def test_pruning_removes_only_what_is_older_than_the_cut(unit_of_work: Uni
         assert await claim(store, "n", "g", cut - timedelta(seconds=1))
         assert not await claim(store, "n", "g", cut)
         assert [i.allocation_id for i in await intervals_at(store, "GPU-1", cut)] == ["alloc-1"]
+
+
+async def test_held_samples_are_held_in_one_batch_until_the_last_release_they_wait_for(
+    unit_of_work: UnitOfWork,
+) -> None:
+    first, second = sample(T0), sample(T0, gpu_uuid="GPU-2")
+    async with unit_of_work() as store:
+        # The same hold twice in a batch (a redelivered sample) is kept once.
+        await store.hold_samples([(first, ["a1", "a2"]), (second, ["a1"]), (first, ["a1"])])
+        assert await store.take_held_samples("a1") == [second]
+        assert await store.take_held_samples("a2") == [first]
+        assert await store.take_held_samples("a1") == []
+
+
+async def test_samples_held_before_the_cut_are_taken_whole_and_oldest_first(unit_of_work: UnitOfWork) -> None:
+    # The fake holds at T0, PostgreSQL at its now(): both lie between these two cuts.
+    before_any, after_all = T0 - timedelta(days=1), datetime.now(UTC) + timedelta(days=1)
+    first, second = sample(T0), sample(T0, gpu_uuid="GPU-2")
+    async with unit_of_work() as store:
+        await store.hold_samples([(first, ["a2", "a1"]), (second, ["a1"])])
+        assert await store.take_expired_holds(before_any, 10) == []
+        [one] = await store.take_expired_holds(after_all, 1)
+        [other] = await store.take_expired_holds(after_all, 10)
+        assert await store.take_expired_holds(after_all, 10) == []
+        assert await store.take_held_samples("a1") == []
+    holds = {hold.sample_event_id: hold for hold in (one, other)}
+    assert list(holds) == sorted([first.event_id, second.event_id])  # held at once: by event id
+    assert list(holds[first.event_id].waiting_for) == ["a1", "a2"]
+    assert list(holds[second.event_id].waiting_for) == ["a1"]
+    assert UsageSampled.model_validate_json(holds[first.event_id].body) == first
+    assert before_any < one.held_at == other.held_at < after_all

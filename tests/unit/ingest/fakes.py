@@ -11,6 +11,7 @@ from uuid import UUID
 
 from services.ingest.app.ports import DeadLetterView, IngestStore
 from services.ingest.domain.allocations import AllocationInterval
+from services.ingest.domain.held_samples import ExpiredHold
 from shared.events.agent import UsageSampled
 from shared.events.ingest import UsageRecorded
 from shared.events.scheduler import AllocationBound, AllocationReleased
@@ -42,8 +43,10 @@ class FakeState:
     tenants: set[str] = field(default_factory=set)
     projects: set[tuple[str, str]] = field(default_factory=set)
     emitted: list[UsageRecorded] = field(default_factory=list)
-    # (sample event id, allocation waited for) -> the sample
+    # (sample event id, allocation waited for) -> the sample, and when it was held
     held: dict[tuple[UUID, str], UsageSampled] = field(default_factory=dict)
+    held_at: dict[tuple[UUID, str], datetime] = field(default_factory=dict)
+    hold_calls: int = 0  # statements the PostgreSQL store would run to hold samples
     dead_letters: list[FakeDeadLetter] = field(default_factory=list)
 
 
@@ -90,17 +93,37 @@ class FakeIngestStore(IngestStore):
             and (interval.released_at is None or interval.released_at >= earliest)
         ]
 
-    async def hold_sample(self, sample: UsageSampled, waiting_for: Sequence[str]) -> None:
-        for allocation_id in waiting_for:
-            self.state.held.setdefault((sample.event_id, allocation_id), sample)
+    async def hold_samples(self, holds: Sequence[tuple[UsageSampled, Sequence[str]]]) -> None:
+        self.state.hold_calls += 1
+        for sample, waiting_for in holds:
+            for allocation_id in waiting_for:
+                if (key := (sample.event_id, allocation_id)) not in self.state.held:
+                    self.state.held[key] = sample
+                    self.state.held_at[key] = self.state.now
 
     async def take_held_samples(self, allocation_id: str) -> list[UsageSampled]:
         gone = {key: s for key, s in self.state.held.items() if key[1] == allocation_id}
         for key in gone:
             del self.state.held[key]
+            del self.state.held_at[key]
         waiting = {event_id for event_id, _ in self.state.held}
         taken = {s.event_id: s for s in gone.values() if s.event_id not in waiting}
         return list(taken.values())
+
+    async def take_expired_holds(self, held_before: datetime, limit: int) -> list[ExpiredHold]:
+        state = self.state
+        first_held: dict[UUID, datetime] = {}
+        for (event_id, _), at in state.held_at.items():
+            first_held[event_id] = min(at, first_held.get(event_id, at))
+        expired = sorted((at, event_id) for event_id, at in first_held.items() if at < held_before)[:limit]
+        holds = []
+        for at, event_id in expired:
+            keys = sorted(key for key in state.held if key[0] == event_id)
+            body = state.held[keys[0]].model_dump_json()
+            for key in keys:
+                del state.held[key], state.held_at[key]
+            holds.append(ExpiredHold(event_id, body, [allocation for _, allocation in keys], at))
+        return holds
 
     async def save_bound(self, event: AllocationBound) -> None:
         allocation = self.state.allocations.setdefault(event.allocation_id, _Allocation(event))

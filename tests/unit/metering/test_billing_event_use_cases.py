@@ -20,6 +20,7 @@ from services.metering.usage.app.rated_events import usage_batch_events
 from services.metering.usage.domain.batch_rating import UsageCharge
 from services.metering.webhooks.app.ports import AttemptResult, DeliveryRecord, DueDelivery, WebhookEndpoint
 from services.metering.webhooks.app.use_cases import enqueue_billing_event, record_endpoint, record_outcome
+from services.metering.webhooks.domain.pages import DeliveryKey
 from services.metering.webhooks.domain.rules import DeliveryStatus, InvalidWebhook, RetryPolicy
 from shared.events.base import Event
 from shared.events.gateway import BudgetSet, WebhookEndpointSet
@@ -222,7 +223,7 @@ class Webhooks:
         raise NotImplementedError
 
     async def deliveries(
-        self, tenant_id: str, endpoint_id: str | None, limit: int
+        self, tenant_id: str, endpoint_id: str | None, limit: int, after: DeliveryKey | None = None
     ) -> Sequence[DeliveryRecord]:
         raise NotImplementedError
 

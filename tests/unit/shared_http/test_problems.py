@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
+from asyncpg.exceptions import CannotConnectNowError
 from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -57,6 +58,14 @@ def build_app(codes: ProblemCodes | None = None) -> FastAPI:
     @app.get("/boom")
     async def boom() -> None:
         raise RuntimeError("a bug")
+
+    @app.get("/database-restarting")
+    async def database_restarting() -> None:
+        raise CannotConnectNowError("the database system is starting up")
+
+    @app.get("/database-gone")
+    async def database_gone() -> None:
+        raise ConnectionRefusedError(111, "Connect call failed")
 
     return app
 
@@ -151,6 +160,14 @@ async def test_an_http_error_keeps_its_own_detail(client: httpx.AsyncClient) -> 
 async def test_an_unexpected_error_is_a_500_problem_without_the_cause(client: httpx.AsyncClient) -> None:
     body = problem_of(await client.get("/boom"), 500, "internal-error")
     assert "a bug" not in body["detail"]
+
+
+@pytest.mark.parametrize("path", ["/database-restarting", "/database-gone"])
+async def test_a_database_out_of_reach_is_a_503_to_try_again(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    body = problem_of(response, 503, "unavailable")
+    assert response.headers["Retry-After"] == "1"
+    assert "try again" in body["detail"] and "starting up" not in body["detail"]
 
 
 async def test_codes_follow_the_services_spelling() -> None:

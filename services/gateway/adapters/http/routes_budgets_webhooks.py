@@ -2,7 +2,7 @@
 
 Setting either is accepted here and applied by metering shortly after; reading shows what metering
 holds: each budget with its period's spend and the forecast of the period's end spend, each endpoint
-with its delivery log.
+with its delivery log (in pages, like every list).
 """
 
 from __future__ import annotations
@@ -15,17 +15,11 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from pricing.budgets import DEFAULT_THRESHOLDS, MAX_THRESHOLDS, OnExhaustion
-from services.gateway.adapters.http.dependencies import CurrentPrincipal, UseCases
+from services.gateway.adapters.http.dependencies import CurrentPrincipal, Paging, UseCases
 from services.gateway.adapters.http.links import TENANT, linked, to
-from services.gateway.adapters.http.schemas import RequestBody
+from services.gateway.adapters.http.schemas import ListPage, RequestBody
 from services.gateway.app.billing_controls import RegisterWebhook, ScopedBudget, SetBudget
-from shared.contracts.metering_api import (
-    MAX_DELIVERIES,
-    BudgetStatus,
-    TenantBudgets,
-    TenantDeliveries,
-    TenantWebhooks,
-)
+from shared.contracts.metering_api import BudgetStatus, Delivery, TenantBudgets, TenantWebhooks
 from shared.events.gateway import BudgetSet
 
 router = APIRouter(prefix="/v1")
@@ -97,6 +91,11 @@ class WebhookCreatedResponse(BaseModel):
 class RemovalAccepted(BaseModel):
     tenant_id: str
     endpoint_id: str
+
+
+class DeliveryList(ListPage):
+    tenant_id: str
+    items: list[Delivery]
 
 
 def _set_budget(body: SetBudgetRequest, tenant_id: str | None, project_id: str | None) -> SetBudget:
@@ -209,13 +208,17 @@ async def remove_webhook(
     return RemovalAccepted(tenant_id=event.tenant_id, endpoint_id=event.endpoint_id)
 
 
-@router.get("/tenants/{tenant_id}/webhooks/deliveries", response_model=TenantDeliveries, tags=["webhooks"])
+@router.get("/tenants/{tenant_id}/webhooks/deliveries", response_model=DeliveryList, tags=["webhooks"])
 async def list_deliveries(
     tenant_id: str,
     principal: CurrentPrincipal,
     use_cases: UseCases,
-    endpoint_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_DELIVERIES)] = 50,
-) -> TenantDeliveries:
-    """The delivery log, newest first: each delivery with every attempt (status code, error, next retry)."""
-    return await use_cases.billing_controls.deliveries(principal, tenant_id, endpoint_id, limit)
+    page: Paging,
+    endpoint_id: Annotated[str | None, Query(description="one endpoint's deliveries")] = None,
+) -> DeliveryList:
+    """The delivery log, newest first, in pages: each delivery with every attempt (status code, error,
+    next retry). Follow next_page_token until it is null."""
+    deliveries = await use_cases.billing_controls.deliveries(principal, tenant_id, endpoint_id, page)
+    return DeliveryList(
+        tenant_id=tenant_id, items=deliveries.items, next_page_token=deliveries.next_page_token
+    )

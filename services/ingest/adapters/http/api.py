@@ -141,7 +141,8 @@ async def post_usage(request: Request, response: Response, ingest: Ingest, _: Au
 async def list_dead_letters(
     reader: DeadLetterSource, _: Authorized, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> DeadLetters:
-    """The newest dead letters first: what ingest refused, from the bus and over HTTP, and why."""
+    """The newest dead letters first: what ingest refused, from the bus and over HTTP, and the samples it
+    held too long for a release it never heard (consumer "ingest-held-samples"); each with why."""
     rows = await reader.recent_dead_letters(limit)
     return DeadLetters(dead_letters=[DeadLetterOut.model_validate(row, from_attributes=True) for row in rows])
 

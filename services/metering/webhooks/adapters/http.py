@@ -2,8 +2,9 @@
 the models of shared/contracts/metering_api.py:
 
 GET /v1/webhooks?tenant_id=T    TenantWebhooks (never the secrets)
-GET /v1/webhooks/deliveries?tenant_id=T[&endpoint_id=E][&limit=50]    TenantDeliveries, newest first,
-    each delivery with every attempt.
+GET /v1/webhooks/deliveries?tenant_id=T[&endpoint_id=E][&limit=50][&after=CURSOR]    TenantDeliveries,
+    a page of the delivery log newest first, each delivery with every attempt; its next_cursor, passed
+    as `after`, asks for the next page (null on the last). A bad cursor: 400 invalid_cursor naming `after`.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from fastapi import APIRouter, Query
 from services.metering.platform.http import TenantId
 from services.metering.webhooks.adapters.store import PgWebhookStore
 from services.metering.webhooks.app.ports import DeliveryRecord, WebhookEndpoint
+from services.metering.webhooks.domain.pages import DeliveryKey, InvalidCursor, decode_cursor, encode_cursor
 from shared.contracts import metering_api as api
 from shared.db.pool import Database
+from shared.http.problems import ProblemError
 
 
 def webhook_endpoint(endpoint: WebhookEndpoint) -> api.WebhookEndpoint:
@@ -58,9 +61,32 @@ def webhooks_router(db: Database) -> APIRouter:
         tenant_id: TenantId,
         endpoint_id: str | None = None,
         limit: Annotated[int, Query(ge=1, le=api.MAX_DELIVERIES)] = 50,
+        after: Annotated[str | None, Query(description="the next_cursor of the page before")] = None,
     ) -> api.TenantDeliveries:
+        start = _start(after)
         async with db.transaction() as tx:
-            records = await PgWebhookStore(tx.conn).deliveries(tenant_id, endpoint_id, limit)
-        return api.TenantDeliveries(tenant_id=tenant_id, items=[delivery(r) for r in records])
+            # One more than asked: whether another page follows, without counting.
+            records = await PgWebhookStore(tx.conn).deliveries(tenant_id, endpoint_id, limit + 1, start)
+        page = records[:limit]
+        last = page[-1] if len(records) > limit else None
+        return api.TenantDeliveries(
+            tenant_id=tenant_id,
+            items=[delivery(r) for r in page],
+            next_cursor=encode_cursor(DeliveryKey(last.created_at, last.delivery_id)) if last else None,
+        )
 
     return router
+
+
+def _start(after: str | None) -> DeliveryKey | None:
+    if after is None:
+        return None
+    try:
+        return decode_cursor(after)
+    except InvalidCursor as error:
+        raise ProblemError(
+            400,
+            error.code,
+            f"after {error}",
+            errors=[{"field": "after", "in": "query", "message": str(error)}],
+        ) from error

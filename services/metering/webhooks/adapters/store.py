@@ -16,6 +16,7 @@ from services.metering.webhooks.app.ports import (
     DueDelivery,
     WebhookEndpoint,
 )
+from services.metering.webhooks.domain.pages import DeliveryKey
 from services.metering.webhooks.domain.rules import DeliveryStatus
 
 SAVE_ENDPOINT_SQL = """
@@ -62,9 +63,10 @@ SELECT d.delivery_id, d.endpoint_id, d.event_id, d.event_type, d.status, d.attem
        d.created_at, d.finished_at, a.attempt, a.attempted_at, a.status_code, a.error, a.duration_ms,
        a.next_retry_at
 FROM (SELECT * FROM webhook_deliveries WHERE tenant_id = $1 AND ($2::text IS NULL OR endpoint_id = $2)
-      ORDER BY delivery_id DESC LIMIT $3) d
+        AND ($4::timestamptz IS NULL OR (created_at, delivery_id) < ($4::timestamptz, $5::bigint))
+      ORDER BY created_at DESC, delivery_id DESC LIMIT $3) d
 LEFT JOIN webhook_attempts a USING (delivery_id)
-ORDER BY d.delivery_id DESC, a.attempt
+ORDER BY d.created_at DESC, d.delivery_id DESC, a.attempt
 """
 
 
@@ -167,9 +169,16 @@ class PgWebhookStore:
         return bool(recorded)
 
     async def deliveries(
-        self, tenant_id: str, endpoint_id: str | None, limit: int
+        self, tenant_id: str, endpoint_id: str | None, limit: int, after: DeliveryKey | None = None
     ) -> Sequence[DeliveryRecord]:
-        rows = await self._conn.fetch(DELIVERIES_SQL, tenant_id, endpoint_id, limit)
+        rows = await self._conn.fetch(
+            DELIVERIES_SQL,
+            tenant_id,
+            endpoint_id,
+            limit,
+            after.created_at if after else None,
+            after.delivery_id if after else None,
+        )
         records = []
         for _, group in groupby(rows, lambda row: row["delivery_id"]):
             attempts = list(group)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from services.metering.webhooks.domain.pages import DeliveryKey
 from services.metering.webhooks.domain.rules import DeliveryStatus
 
 
@@ -106,9 +107,10 @@ class WebhookStore(Protocol):
     async def endpoints(self, tenant_id: str) -> Sequence[WebhookEndpoint]: ...
 
     async def deliveries(
-        self, tenant_id: str, endpoint_id: str | None, limit: int
+        self, tenant_id: str, endpoint_id: str | None, limit: int, after: DeliveryKey | None = None
     ) -> Sequence[DeliveryRecord]:
-        """Newest first, each with every attempt."""
+        """At most `limit` of the tenant's deliveries, newest first (created_at, then delivery_id, both
+        descending), those after `after` in that order when given; each with every attempt."""
         ...
 
 
