@@ -67,6 +67,14 @@ class FactoryConfig:
 
 
 SERVICES = ("scheduler", "metering", "ingest", "gateway")  # started in this order, stopped in reverse
+SECRET_VARIABLES = frozenset({"AIFACTORY_DATABASE_URL", "AIFACTORY_ADMIN_KEY", "AIFACTORY_INGEST_TOKEN"})
+SECRETS_NEEDED: dict[str, frozenset[str]] = {
+    "scheduler": frozenset({"AIFACTORY_DATABASE_URL"}),
+    "metering": frozenset({"AIFACTORY_DATABASE_URL"}),
+    "ingest": frozenset({"AIFACTORY_DATABASE_URL", "AIFACTORY_INGEST_TOKEN"}),
+    "gateway": frozenset({"AIFACTORY_DATABASE_URL", "AIFACTORY_ADMIN_KEY"}),
+    "agent": frozenset(),
+}
 
 
 class Factory:
@@ -180,22 +188,28 @@ class Factory:
             client.close()
         save_defaults(self.data_dir, defaults)
 
-    def _env(self, **extra: str) -> dict[str, str]:
-        env = dict(os.environ) | {
-            "AIFACTORY_NATS_URL": self.nats_url,
+    def environment_of(self, service: str, **extra: str) -> dict[str, str]:
+        """The environment of one process: only the secrets its service needs (least privilege: an agent,
+        whose workloads are tenants' code, gets none), and none inherited from the launcher's own."""
+        inherited = {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES}
+        secrets_held = {
             "AIFACTORY_DATABASE_URL": self.database_url,
-            "AIFACTORY_LOG_LEVEL": self.config.log_level,
             "AIFACTORY_ADMIN_KEY": self.admin_key,
             "AIFACTORY_INGEST_TOKEN": self.ingest_token,
+        }
+        env = inherited | {
+            "AIFACTORY_NATS_URL": self.nats_url,
+            "AIFACTORY_LOG_LEVEL": self.config.log_level,
             "PYTHONUNBUFFERED": "1",
         }
+        env |= {name: secrets_held[name] for name in SECRETS_NEEDED[service]}
         return env | self.config.extra_env | extra
 
     def start_service(self, name: str) -> None:
         """Start (or start again) one instance: "scheduler", "gateway-2", ..."""
         self.progress(f"starting {name}")
         service, _, _ = name.partition("-")
-        env = self._env()
+        env = self.environment_of(service)
         if name in self.ports:
             env["AIFACTORY_HTTP_PORT"] = str(self.ports[name])
         if service == "gateway":
@@ -225,7 +239,8 @@ class Factory:
             "--gpu-model", self.config.gpu_model,
             "--state-dir", str(self.data_dir / "agents" / node_id),
         ]  # fmt: skip
-        env = self._env(
+        env = self.environment_of(
+            "agent",
             AIFACTORY_AGENT_HEARTBEAT_S=str(self.config.heartbeat_s),
             AIFACTORY_AGENT_SAMPLE_S=str(self.config.sample_s),
             AIFACTORY_AGENT_WORKLOADS_DIE_WITH_AGENT=str(self.config.workloads_die_with_agents).lower(),
