@@ -43,11 +43,14 @@ RELEASED_COLUMNS = (
 
 NEVER_RAN = [cause.value for cause in ReleaseCause if cause.never_ran]
 
-# Released no earlier than bound: the agent's clock may lag the scheduler's. One that never ran is
-# released at its bind: nothing is billed for it.
+# Released at the exit time (the agent's clock) within [bound, now] on the scheduler's: not before its
+# bind, should the agent's clock lag; not after the cycle's now, should it lead, or the GPUs this cycle
+# frees and binds again at now would be billed twice for the difference. One that never ran is released
+# at its bind: nothing is billed for it.
 RELEASE_EXITED_SQL = f"""
 UPDATE allocations SET released_epoch = $1, release_cause = exit_cause,
-       released_at = CASE WHEN exit_cause = ANY($2::text[]) THEN bound_at ELSE GREATEST(exited_at, bound_at) END
+       released_at = CASE WHEN exit_cause = ANY($2::text[]) THEN bound_at
+                          ELSE GREATEST(LEAST(exited_at, $3::timestamptz), bound_at) END
 WHERE exited_at IS NOT NULL AND released_at IS NULL
 RETURNING {RELEASED_COLUMNS}
 """
@@ -207,10 +210,10 @@ class PgCycleWork:
         self._has_exits = self._has_exits or count > 0
         return count
 
-    async def release_exited(self) -> set[str]:
+    async def release_exited(self, now: datetime) -> set[str]:
         if not self._has_exits:
             return set()
-        return await self._released(await self._conn.fetch(RELEASE_EXITED_SQL, self._epoch, NEVER_RAN))
+        return await self._released(await self._conn.fetch(RELEASE_EXITED_SQL, self._epoch, NEVER_RAN, now))
 
     async def _released(self, rows: list[asyncpg.Record]) -> set[str]:
         """Free the GPUs of just-released allocations and emit their AllocationReleased."""

@@ -57,10 +57,11 @@ class SchedulingCycle:
         async with self._store.fenced(epoch) as work:
             # 1. Starts not reported in time count as exits that never ran (a command refused as stale,
             #    say, by an agent too old to report it); then recorded exits end their allocations at
-            #    the exit time (the agent's clock), at the bind for those that never ran.
+            #    the exit time (the agent's clock, kept within bind and now), at the bind for those that
+            #    never ran.
             if self._checks_starts(epoch, now):
                 await work.time_out_starts(self._start_timeout, now)
-            touched = await work.release_exited()
+            touched = await work.release_exited(now)
             # 2. Nodes silent too long are lost now; what ran on them ends now.
             lost = (
                 await work.declare_lost_nodes(now - self._node_lost_after, now)

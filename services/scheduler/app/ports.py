@@ -52,9 +52,9 @@ class CycleWork(Protocol):
         """Release every live allocation on these nodes at `at` (node lost); the ids of their jobs."""
         ...
 
-    async def release_exited(self) -> set[str]:
-        """Release allocations whose exit was recorded, at the exit time (at their bind when they never
-        ran: nothing is billed); the ids of their jobs."""
+    async def release_exited(self, now: datetime) -> set[str]:
+        """Release allocations whose exit was recorded, at the exit time kept between their bind and
+        `now` (at their bind when they never ran: nothing is billed); the ids of their jobs."""
         ...
 
     async def time_out_starts(self, timeout: timedelta, now: datetime) -> int:

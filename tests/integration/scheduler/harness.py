@@ -165,10 +165,16 @@ class Bus:
         return event
 
     async def exited(
-        self, bound: AllocationBound, code: int = 0, *, stopped: bool = False, refused: bool = False
+        self,
+        bound: AllocationBound,
+        code: int = 0,
+        *,
+        stopped: bool = False,
+        refused: bool = False,
+        at: datetime | None = None,  # the agent's clock: now unless given
     ) -> WorkloadExited:
         event = WorkloadExited(
-            occurred_at=now(),
+            occurred_at=at or now(),
             node_id=bound.node_id,
             job_id=bound.job_id,
             allocation_id=bound.allocation_id,

@@ -62,6 +62,27 @@ async def test_a_job_is_bound_started_and_succeeds_with_its_interval_released(
     ]
 
 
+async def test_a_gpu_freed_and_bound_again_is_never_billed_twice_when_the_agents_clock_leads(
+    bus: Bus, schedulers: Schedulers
+) -> None:
+    # The chaos run found it: an exit stamped after the cycle's now released its GPU at that later
+    # time, while the same cycle bound the GPU again at now: both billed for the difference.
+    await leader_epoch(await schedulers.start())
+    await bus.register("n1", gpus=1)
+    await bus.submit("first")
+    first = await bus.wait_for(AllocationBound, job_id="first")
+    await bus.started(first)
+    await bus.submit("second")
+    await asyncio.sleep(0.5)  # "second" waits for the GPU
+
+    await bus.exited(first, at=now() + timedelta(seconds=30))
+
+    second = await bus.wait_for(AllocationBound, job_id="second")
+    released = await bus.wait_for(AllocationReleased, job_id="first")
+    assert second.gpu_uuids == first.gpu_uuids
+    assert released.released_at <= second.bound_at
+
+
 async def test_a_failed_replica_fails_the_job_after_its_other_replica_stops(
     bus: Bus, schedulers: Schedulers
 ) -> None:
