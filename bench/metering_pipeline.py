@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -222,7 +223,7 @@ async def run(args: argparse.Namespace, nats_server: EmbeddedNats, database_url:
         "AIFACTORY_DATABASE_URL": database_url,
         "AIFACTORY_HTTP_PORT": "0",
         "AIFACTORY_LOG_LEVEL": "WARNING",
-        "AIFACTORY_INGEST_TOKEN": "bench",
+        "AIFACTORY_INGEST_TOKEN": secrets.token_urlsafe(24),
         "AIFACTORY_USAGE_BATCH_SIZE": str(args.batch_size),
         "AIFACTORY_SAMPLE_BATCH_SIZE": str(args.batch_size),
         "AIFACTORY_USAGE_CONSUMERS": str(args.consumers),

@@ -36,6 +36,23 @@ def argument_parser() -> argparse.ArgumentParser:
         "--stop-grace-s", dest="agent_stop_grace_s", type=float, help="longest stop grace, default 60"
     )
     parser.add_argument(
+        "--sandbox", dest="agent_sandbox", choices=["on", "off"],
+        help="confine workloads with bubblewrap (default on; off: unconfined, trusted workloads only)",
+    )  # fmt: skip
+    parser.add_argument("--bwrap", dest="agent_sandbox_bwrap", help="bubblewrap binary (default bwrap)")
+    parser.add_argument(
+        "--workload-uids", dest="agent_workload_uid_range", metavar="FIRST-LAST",
+        help="UIDs workloads run as when the agent is root (default 200000-299999)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sandbox-read-only", dest="read_only", type=Path, action="append", default=[], metavar="PATH",
+        help="host path workloads may read, repeatable; added to AIFACTORY_AGENT_SANDBOX_READ_ONLY",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sandbox-read-write", dest="read_write", type=Path, action="append", default=[], metavar="PATH",
+        help="host path workloads may write, repeatable; added to AIFACTORY_AGENT_SANDBOX_READ_WRITE",
+    )  # fmt: skip
+    parser.add_argument(
         "--nats-url", dest="nats_url", help="default AIFACTORY_NATS_URL or nats://127.0.0.1:4222"
     )
     parser.add_argument("--log-level", dest="log_level", help="default INFO")
@@ -45,7 +62,14 @@ def argument_parser() -> argparse.ArgumentParser:
 def parse_settings(argv: list[str]) -> AgentSettings:
     arguments = vars(argument_parser().parse_args(argv))
     labels = dict(arguments.pop("labels"))
+    read_only, read_write = arguments.pop("read_only"), arguments.pop("read_write")
     overrides: dict[str, Any] = {name: value for name, value in arguments.items() if value is not None}
-    if labels:
-        overrides["agent_labels"] = {**AgentSettings().agent_labels, **labels}
+    if labels or read_only or read_write:
+        from_env = AgentSettings()
+        if labels:
+            overrides["agent_labels"] = {**from_env.agent_labels, **labels}
+        if read_only:
+            overrides["agent_sandbox_read_only"] = [*from_env.agent_sandbox_read_only, *read_only]
+        if read_write:
+            overrides["agent_sandbox_read_write"] = [*from_env.agent_sandbox_read_write, *read_write]
     return AgentSettings(**overrides)

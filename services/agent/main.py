@@ -23,6 +23,7 @@ from services.agent.cli import parse_settings
 from services.agent.gpu.backend import GpuBackend, GpuBackendUnavailable
 from services.agent.gpu.factory import create_backend
 from services.agent.runtime.processes import ProcessRuntime
+from services.agent.runtime.sandbox_host import create_sandbox
 from services.agent.settings import AgentSettings
 from shared.messaging.streams import AGENT
 from shared.service import ServiceHost, run_service
@@ -43,7 +44,12 @@ def build_agent(settings: AgentSettings, host: ServiceHost, backend: GpuBackend)
         node_id,
         store.load(),
         store,
-        ProcessRuntime(state_dir, clock=host.clock, die_with_agent=settings.agent_workloads_die_with_agent),
+        ProcessRuntime(
+            state_dir,
+            clock=host.clock,
+            die_with_agent=settings.agent_workloads_die_with_agent,
+            sandbox=create_sandbox(settings, backend.device_nodes),
+        ),
         publisher,
         host.clock,
         SupervisorSettings(

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from services.agent.runtime.sandbox import DEFAULT_UID_RANGE, UidScope, uid_range
 from shared.events.agent import checked_pool_label
 from shared.settings import PlatformSettings
 
@@ -46,11 +47,36 @@ class AgentSettings(PlatformSettings):
     # Workloads end when the agent dies, even by SIGKILL (an embedded factory: `aifactory up`). Off, as a
     # real node wants: its workloads run on through an agent restart, which adopts them.
     agent_workloads_die_with_agent: bool = False
+    # The workload sandbox (docs/workload-sandbox.md): bubblewrap confines every workload. Off
+    # (AIFACTORY_AGENT_SANDBOX=off) runs them unconfined as the agent's own user: trusted workloads only.
+    agent_sandbox: bool = True
+    agent_sandbox_bwrap: str = "bwrap"  # a path, or a name looked up on PATH
+    # The UIDs (and GIDs) workloads run as when the agent is root: none may belong to anyone else.
+    agent_workload_uid_range: str = DEFAULT_UID_RANGE
+    # One UID per tenant (its workloads on this node share it) or per allocation.
+    agent_workload_uid_per: UidScope = "tenant"
+    # Host paths workloads see besides the system directories and the agent's Python, as JSON lists:
+    # AIFACTORY_AGENT_SANDBOX_READ_ONLY='["/opt/models"]'. The agent's state directory never shows.
+    agent_sandbox_read_only: list[Path] = Field(default_factory=list)
+    agent_sandbox_read_write: list[Path] = Field(default_factory=list)
+    # Where workloads start (AIFACTORY_AGENT_SANDBOX_START_IN): a shared path above; default their own
+    # /workspace. `aifactory up` starts them in the directory it was run from, shared read-only.
+    agent_sandbox_start_in: Path | None = None
 
     @field_validator("agent_labels")
     @classmethod
     def _pool_label_is_a_pool_name(cls, labels: dict[str, str]) -> dict[str, str]:
         return checked_pool_label(labels)
+
+    @field_validator("agent_workload_uid_range")
+    @classmethod
+    def _a_uid_range(cls, text: str) -> str:
+        uid_range(text)
+        return text.strip()
+
+    @property
+    def workload_uids(self) -> range:
+        return uid_range(self.agent_workload_uid_range)
 
     @property
     def state_dir(self) -> Path:

@@ -68,13 +68,17 @@ def create_service(settings: IngestSettings, *, clock: Clock | None = None) -> I
     return host
 
 
-def main() -> None:
-    try:
-        settings = IngestSettings()  # type: ignore[call-arg]  # ingest_token comes from the environment
-    except ValidationError as error:
-        raise SystemExit(
-            f"ingest: bad settings (set AIFACTORY_INGEST_TOKEN and check AIFACTORY_*): {error}"
-        ) from None
+def main(settings: IngestSettings | None = None) -> None:
+    """`settings`: read from the environment unless given."""
+    if settings is None:
+        try:
+            settings = IngestSettings()  # type: ignore[call-arg]  # ingest_token comes from the environment
+        except ValidationError as error:
+            raise SystemExit(
+                f"ingest: bad settings (set AIFACTORY_INGEST_TOKEN and check AIFACTORY_*): {error}"
+            ) from None
+    if problem := settings.token_problem():
+        raise SystemExit(f"ingest: refusing to start: {problem}")
     # A taken port stops ingest cleanly, then exits 1.
     run_http_service(SERVICE, settings, lambda: create_service(settings), lambda service: service.http)
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator
 
+from shared.contracts.secret_strength import secret_problem
 from shared.settings import PlatformSettings
 
 MIB = 1024 * 1024
 DAY_S = 86_400
+
+
+MIN_INGEST_TOKEN_LENGTH = 24
 
 
 class IngestSettings(PlatformSettings):
@@ -34,3 +38,9 @@ class IngestSettings(PlatformSettings):
         if not token.get_secret_value().strip():
             raise ValueError("AIFACTORY_INGEST_TOKEN must not be empty")
         return token
+
+    def token_problem(self) -> str | None:
+        """Why the token is unfit (a placeholder, short), in words that never repeat it; checked at start
+        rather than in a validator, whose error would print the value."""
+        problem = secret_problem(self.ingest_token.get_secret_value(), min_length=MIN_INGEST_TOKEN_LENGTH)
+        return f"AIFACTORY_INGEST_TOKEN {problem}" if problem else None

@@ -18,7 +18,9 @@ from services.metering.budgets.app.use_cases import record_budget, track_invoice
 from services.metering.domain.errors import REFUSED_INPUT
 from services.metering.usage.app.rated_events import PricedQuantity, usage_rated
 from services.metering.webhooks.adapters.store import PgWebhookStore
+from services.metering.webhooks.app.ports import WebhookStore
 from services.metering.webhooks.app.use_cases import enqueue_billing_event, record_endpoint, remove_endpoint
+from services.metering.webhooks.domain.rules import WebhookLimits
 from shared.clock import Clock
 from shared.db.pool import Tx
 from shared.events.base import Event
@@ -50,16 +52,19 @@ def webhook_store(tx: Tx) -> PgWebhookStore:
     return PgWebhookStore(tx.conn)
 
 
-def billing_control_routes(clock: Clock) -> list[Route[Any]]:
+def billing_control_routes(clock: Clock, webhook_limits: WebhookLimits | None = None) -> list[Route[Any]]:
     """Routes for the durable that reads the gateway's tenants and price books: in stream order, so a
     budget is always seen after its tenant."""
 
     async def set_budget(tx: Tx, event: BudgetSet) -> None:
         await record_budget(budget_store(tx), tx, event, clock.now())
 
+    async def set_endpoint(store: WebhookStore, event: WebhookEndpointSet) -> None:
+        await record_endpoint(store, event, webhook_limits or WebhookLimits())
+
     return [
         Route(BudgetSet, set_budget, rejects=REJECTED),
-        use_case_route(WebhookEndpointSet, webhook_store, record_endpoint, rejects=REJECTED),
+        use_case_route(WebhookEndpointSet, webhook_store, set_endpoint, rejects=REJECTED),
         use_case_route(WebhookEndpointRemoved, webhook_store, remove_endpoint, rejects=REJECTED),
     ]
 

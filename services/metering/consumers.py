@@ -20,6 +20,7 @@ from services.metering.invoicing.app import invoices, rating
 from services.metering.usage.adapters.ledger_store import PostgresUsageLedger
 from services.metering.usage.app.use_cases import record_allocation, record_usage
 from services.metering.usage.domain.checks import UsageLimits
+from services.metering.webhooks.domain.rules import WebhookLimits
 from shared.clock import Clock
 from shared.db.pool import Tx
 from shared.events.gateway import (
@@ -42,7 +43,9 @@ def metering_store(tx: Tx) -> PostgresMeteringStore:
     return PostgresMeteringStore(tx.conn)
 
 
-def metering_consumers(clock: Clock, max_deliveries: int, limits: UsageLimits) -> list[ConsumerSpec]:
+def metering_consumers(
+    clock: Clock, max_deliveries: int, limits: UsageLimits, webhook_limits: WebhookLimits | None = None
+) -> list[ConsumerSpec]:
     async def void_invoice(tx: Tx, event: InvoiceVoidRequested) -> None:
         await invoices.void_invoice(metering_store(tx), tx, event, clock.now())
 
@@ -66,7 +69,7 @@ def metering_consumers(clock: Clock, max_deliveries: int, limits: UsageLimits) -
             use_case_route(PriceBookSet, metering_store, rating.record_price_book, rejects=REJECTED),
             use_case_route(CreditGranted, metering_store, invoices.grant_credit, rejects=REJECTED),
             Route(InvoiceVoidRequested, void_invoice, rejects=REJECTED),
-            *billing_control_routes(clock),
+            *billing_control_routes(clock, webhook_limits),
             max_deliveries=max_deliveries,
         ),
         consumer(

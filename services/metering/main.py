@@ -4,7 +4,8 @@ Consumes gateway tenants, price books, credits, budgets, webhooks, finalize and 
 allocation releases and ingest usage (in batches); keeps raw events, minute / hour / day rollups and
 invoices; retries usage waiting for its tenant; emits invoice snapshots and the billing events, and
 delivers them to webhooks. Serves the internal API the gateway reads (usage, budgets, webhooks, exports,
-chargeback) on http_host:http_port (default 127.0.0.1:8002); when that port is taken the API is down
+chargeback) on http_host:http_port (default 127.0.0.1:8002), to the gateway only (its calls signed with
+AIFACTORY_METERING_API_KEY, which metering requires to start); when that port is taken the API is down
 (logged) but metering keeps billing.
 """
 
@@ -21,7 +22,7 @@ from services.metering.consumers import USAGE_DURABLE, metering_consumers, usage
 from services.metering.exports.adapters.http import exports_router
 from services.metering.invoicing.adapters.publisher import InvoicePublisher
 from services.metering.platform.http import create_http_app
-from services.metering.settings import MeteringSettings
+from services.metering.settings import MeteringSettings, ServiceKeyRefused
 from services.metering.usage.adapters.http import usage_router
 from services.metering.usage.adapters.reader import PostgresUsageReader
 from services.metering.usage.adapters.retrier import retry_waiting_usage_forever
@@ -43,9 +44,12 @@ class MeteringService(ServiceHost):
 
 
 def create_service(settings: MeteringSettings, *, clock: Clock | None = None) -> MeteringService:
+    service_key = settings.service_key()  # ServiceKeyRefused: missing, short or a placeholder
     host = MeteringService(SERVICE, settings, schema=SCHEMA, migrations=MIGRATIONS, clock=clock)
     limits = settings.usage_limits
-    host.add_consumers(lambda: metering_consumers(host.clock, settings.max_deliveries, limits))
+    host.add_consumers(
+        lambda: metering_consumers(host.clock, settings.max_deliveries, limits, settings.webhook_limits)
+    )
     host.add_consumers(
         lambda: usage_consumers(
             host.clock,
@@ -84,6 +88,7 @@ def create_service(settings: MeteringSettings, *, clock: Clock | None = None) ->
             timeout_s=settings.webhook_timeout_s,
             poll_s=settings.webhook_poll_s,
             allow_internal=settings.webhook_allow_internal,
+            limits=settings.webhook_limits,
         )
 
     host.add_background(dispatch_webhooks)
@@ -95,6 +100,7 @@ def create_service(settings: MeteringSettings, *, clock: Clock | None = None) ->
             webhooks_router(host.db),
             exports_router(host.db),
             chargeback_router(host.db, settings.fleet_rates, settings.chargeback_idle),
+            service_key=service_key,
         )
 
     host.http = HttpServer(build_http_app, settings.http_host, settings.http_port)
@@ -105,6 +111,10 @@ def create_service(settings: MeteringSettings, *, clock: Clock | None = None) ->
 
 def main() -> None:
     settings = MeteringSettings()
+    try:
+        settings.service_key()
+    except ServiceKeyRefused as error:
+        raise SystemExit(f"metering: refusing to start: {error}") from None
     run_service(SERVICE, settings, lambda: create_service(settings))
 
 

@@ -78,8 +78,32 @@ class GatewayClient:
     def create_tenant(self, name: str, currency: str = "USD") -> dict[str, Any]:
         return self._call("POST", "/v1/tenants", json={"name": name, "currency": currency})
 
-    def create_key(self, tenant_id: str, role: str, name: str) -> dict[str, Any]:
-        return self._call("POST", f"/v1/tenants/{tenant_id}/keys", json={"role": role, "name": name})
+    # API keys: a secret is in the answer of create_key and rotate_key only
+    def create_key(
+        self,
+        tenant_id: str,
+        role: str,
+        name: str,
+        expires_at: str | None = None,
+        ttl_s: int | None = None,
+    ) -> dict[str, Any]:
+        """`expires_at` (ISO 8601 with offset) or `ttl_s` (seconds from now): when the key stops working."""
+        body: dict[str, Any] = {"role": role, "name": name}
+        body |= {k: v for k, v in {"expires_at": expires_at, "ttl_s": ttl_s}.items() if v is not None}
+        return self._call("POST", f"/v1/tenants/{tenant_id}/keys", json=body)
+
+    def keys(self, tenant_id: str | None = None) -> list[dict[str, Any]]:
+        return self._items("/v1/keys", {"tenant_id": tenant_id})
+
+    def key(self, key_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/keys/{key_id}")
+
+    def revoke_key(self, key_id: str) -> dict[str, Any]:
+        return self._call("POST", f"/v1/keys/{key_id}/revoke")
+
+    def rotate_key(self, key_id: str, grace_s: int = 0) -> dict[str, Any]:
+        """A new secret for the key; the old one keeps working `grace_s` seconds (0: stops at once)."""
+        return self._call("POST", f"/v1/keys/{key_id}/rotate", json={"grace_s": grace_s})
 
     def create_project(self, name: str, tenant_id: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"name": name}

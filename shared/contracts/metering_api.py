@@ -1,20 +1,26 @@
 """Metering's internal HTTP API: its paths and the bodies of its answers, one definition that metering's
 routes serve and the gateway's client reads (the gateway never imports metering).
 
-Internal: the gateway calls it on behalf of a tenant it authenticated and passes that tenant's id as
-`tenant_id`; amounts and quantities are exact decimal strings on the wire.
+Internal: the gateway calls it on behalf of a tenant it authenticated. Every call but GET /healthz
+carries the gateway's signed assertion (`Authorization: AIFactory-Service <token>`,
+shared/contracts/service_auth.py) for its method and path, naming that tenant or the operator's fleet
+view: metering takes the tenant from it, never from the query string (a `tenant_id` parameter other
+than the asserted tenant is refused, 403). No valid assertion: 401. Amounts and quantities are exact
+decimal strings on the wire.
 
-GET /v1/usage?tenant_id=T&start=2026-11-01&end=2026-12-01[&grain=day|hour|minute]
+GET /v1/usage?start=2026-11-01&end=2026-12-01[&grain=day|hour|minute]
               [&group_by=project,gpu_model][&meter=gpu_seconds&meter=energy_j...][&project_id=P]
   200 UsageReport; 400 invalid_usage_query / 422 invalid_request: problem+json naming each parameter.
-GET /v1/budgets?tenant_id=T[&period=YYYY-MM]     200 TenantBudgets (default: the current period)
-GET /v1/webhooks?tenant_id=T                     200 TenantWebhooks (never the secrets)
-GET /v1/webhooks/deliveries?tenant_id=T[&endpoint_id=E][&limit=50][&after=CURSOR]   200 TenantDeliveries:
+GET /v1/budgets[?period=YYYY-MM]                 200 TenantBudgets (default: the current period)
+GET /v1/webhooks                                 200 TenantWebhooks (never the secrets)
+GET /v1/webhooks/deliveries[?endpoint_id=E][&limit=50][&after=CURSOR]   200 TenantDeliveries:
     a page, newest first (created_at, then delivery_id); `after` takes the next_cursor of the page
     before (opaque); 400 invalid_cursor naming `after` for one that is not
-GET /v1/chargeback?period=YYYY-MM[&idle=shared|separate_line][&tenant_id=T]   200 ChargebackReport
-GET /v1/invoices/{invoice_id}/export?tenant_id=T&format=json|csv   200 the file; 404 not the tenant's
-GET /v1/focus?tenant_id=T&period=YYYY-MM         200 FinOps FOCUS 1.2 CSV
+GET /v1/chargeback?period=YYYY-MM[&idle=shared|separate_line]   200 ChargebackReport: the tenant's view
+    in a tenant's scope, the fleet's in the operator's fleet scope
+GET /v1/invoices/{invoice_id}/export?format=json|csv   200 the file; 404 not the tenant's
+GET /v1/focus?period=YYYY-MM                     200 FinOps FOCUS 1.2 CSV
+A tenant's routes in the fleet's scope: 403.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ default tenant, project, quota and price book (shared/infra/first_start.py).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import sys
@@ -55,6 +56,10 @@ class FactoryConfig:
     # Agents' workloads end when their agent dies (what `aifactory up` asks); otherwise they outlive it, as
     # on a real node, where a restarted agent adopts them.
     workloads_die_with_agents: bool = False
+    # Workloads run in the agents' sandbox (docs/workload-sandbox.md), starting in the directory the
+    # factory was launched from (shared read-only: a job may name its files), with `share_dir` shared
+    # read-write by all. Off: unconfined, as the agents' user (trusted workloads only).
+    sandbox: bool = True
     # Copies of gateway, ingest and metering (the first on the ports above, the others on free ports) and
     # of the scheduler (one leads, the others stand by).
     replicas: int = 1
@@ -67,12 +72,21 @@ class FactoryConfig:
 
 
 SERVICES = ("scheduler", "metering", "ingest", "gateway")  # started in this order, stopped in reverse
-SECRET_VARIABLES = frozenset({"AIFACTORY_DATABASE_URL", "AIFACTORY_ADMIN_KEY", "AIFACTORY_INGEST_TOKEN"})
+SECRET_VARIABLES = frozenset(
+    {
+        "AIFACTORY_DATABASE_URL",
+        "AIFACTORY_ADMIN_KEY",
+        "AIFACTORY_ADMIN_KEY_FILE",  # the launcher hands the gateway the key itself
+        "AIFACTORY_INGEST_TOKEN",
+        "AIFACTORY_METERING_API_KEY",
+    }
+)
+# AIFACTORY_METERING_API_KEY: the secret the gateway signs its reads of metering's internal API with.
 SECRETS_NEEDED: dict[str, frozenset[str]] = {
     "scheduler": frozenset({"AIFACTORY_DATABASE_URL"}),
-    "metering": frozenset({"AIFACTORY_DATABASE_URL"}),
+    "metering": frozenset({"AIFACTORY_DATABASE_URL", "AIFACTORY_METERING_API_KEY"}),
     "ingest": frozenset({"AIFACTORY_DATABASE_URL", "AIFACTORY_INGEST_TOKEN"}),
-    "gateway": frozenset({"AIFACTORY_DATABASE_URL", "AIFACTORY_ADMIN_KEY"}),
+    "gateway": frozenset({"AIFACTORY_DATABASE_URL", "AIFACTORY_ADMIN_KEY", "AIFACTORY_METERING_API_KEY"}),
     "agent": frozenset(),
 }
 
@@ -90,6 +104,8 @@ class Factory:
         self.database_url = ""
         self.admin_key = os.environ.get("AIFACTORY_ADMIN_KEY") or secrets.token_urlsafe(24)
         self.ingest_token = os.environ.get("AIFACTORY_INGEST_TOKEN") or secrets.token_urlsafe(24)
+        # Generated once per factory: every gateway and metering replica holds the same.
+        self.metering_api_key = os.environ.get("AIFACTORY_METERING_API_KEY") or secrets.token_urlsafe(32)
         self.services: dict[str, ServiceProcess] = {}  # "gateway", "gateway-2", ...
         self.agents: dict[str, ServiceProcess] = {}
         self.ports: dict[str, int] = {
@@ -196,6 +212,7 @@ class Factory:
             "AIFACTORY_DATABASE_URL": self.database_url,
             "AIFACTORY_ADMIN_KEY": self.admin_key,
             "AIFACTORY_INGEST_TOKEN": self.ingest_token,
+            "AIFACTORY_METERING_API_KEY": self.metering_api_key,
         }
         env = inherited | {
             "AIFACTORY_NATS_URL": self.nats_url,
@@ -229,6 +246,24 @@ class Factory:
         process.start()
         self.services[name] = process
 
+    @property
+    def share_dir(self) -> Path:
+        """A directory every workload may read and write (sticky, like /tmp): job outputs, test records."""
+        return self.data_dir / "share"
+
+    def _sandbox_env(self) -> dict[str, str]:
+        if not self.config.sandbox:
+            return {"AIFACTORY_AGENT_SANDBOX": "off"}
+        self.share_dir.mkdir(parents=True, exist_ok=True)
+        self.share_dir.chmod(0o1777)
+        launched_from = Path.cwd().resolve()
+        return {
+            "AIFACTORY_AGENT_SANDBOX": "on",
+            "AIFACTORY_AGENT_SANDBOX_READ_ONLY": json.dumps([str(launched_from)]),
+            "AIFACTORY_AGENT_SANDBOX_READ_WRITE": json.dumps([str(self.share_dir)]),
+            "AIFACTORY_AGENT_SANDBOX_START_IN": str(launched_from),
+        }
+
     def start_agent(self, node_id: str) -> None:
         self.progress(f"starting simulated agent {node_id}")
         argv = [
@@ -244,6 +279,7 @@ class Factory:
             AIFACTORY_AGENT_HEARTBEAT_S=str(self.config.heartbeat_s),
             AIFACTORY_AGENT_SAMPLE_S=str(self.config.sample_s),
             AIFACTORY_AGENT_WORKLOADS_DIE_WITH_AGENT=str(self.config.workloads_die_with_agents).lower(),
+            **self._sandbox_env(),
         )
         agent = ServiceProcess(f"agent-{node_id}", argv, env, self.data_dir / "logs" / f"agent-{node_id}.log")
         agent.start()

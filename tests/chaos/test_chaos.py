@@ -170,10 +170,12 @@ def test_nothing_is_lost_or_billed_twice_while_every_process_is_killed_in_turn(
     rng = random.Random(seed)
     report = ChaosReport(seed)
     chaos_reports.append(report)
-    script, records = tmp_path / "workload.sh", tmp_path / "records.jsonl"
+    factory = start_factory(tmp_path / "factory", cluster.url)
+    # In the directory the sandboxed workloads share; each tenant's run as its own user appends.
+    script, records = factory.share_dir / "workload.sh", factory.share_dir / "records.jsonl"
     script.write_text(WORKLOAD)
     records.touch()
-    factory = start_factory(tmp_path / "factory", cluster.url)
+    records.chmod(0o666)
     try:
         operator = FailoverClient.of(factory.urls("gateway"), factory.admin_key)
         eventually(lambda: [] if len(operator.call(lambda c: c.nodes())) == 3 else ["nodes"], 60)

@@ -179,3 +179,67 @@ def test_budgets_set_and_show(cli: Cli) -> None:
     assert cli("budgets", "show", api_key=tenant["admin_key"]).code == 0
     assert cli("budgets", "show").refused() == "error: query.tenant_id: the operator must name the tenant"
     assert cli("budgets", "set", "lots", "--project", project_id).refused().startswith("error: amount: ")
+
+
+def test_keys_create_list_rotate_and_revoke(cli: Cli) -> None:
+    tenant = new_tenant(cli, "keyed-co")
+    other = new_tenant(cli, "other-keyed-co")
+    table = cli("keys", "create", "ci", "--tenant", tenant["tenant_id"], "--ttl", "30d")
+    assert table.code == 0 and "api_key" in table.stdout and "shown only this once" in table.stdout
+    cli.save_connection(AIFACTORY_TENANT=tenant["tenant_id"])  # the default tenant, as `aifactory up` writes
+    key = cli(
+        "keys", "create", "dashboards", "--role", "viewer", "-o", "json", api_key=tenant["admin_key"]
+    ).json()
+    assert (key["role"], key["tenant_id"], key["expires_at"]) == ("viewer", tenant["tenant_id"], None)
+    assert cli("projects", "list", "-o", "json", api_key=key["api_key"]).code == 0
+
+    # A tenant admin lists its own tenant's keys only; no listing ever shows a secret.
+    listed = cli("keys", "list", "-o", "json", api_key=tenant["admin_key"])
+    assert sorted(k["name"] for k in listed.json()) == ["ci", "dashboards", "first admin"]
+    assert {k["tenant_id"] for k in listed.json()} == {tenant["tenant_id"]}
+    everything = cli("keys", "list", "-o", "json").stdout + cli("keys", "list").stdout
+    for secret in (key["api_key"], tenant["admin_key"], other["admin_key"]):
+        assert secret not in listed.stdout and secret not in everything
+    assert key["key_id"] in cli("keys", "list", "--tenant", tenant["tenant_id"]).stdout
+
+    rotated = cli("keys", "rotate", key["key_id"], "-o", "json", api_key=tenant["admin_key"]).json()
+    assert rotated["key_id"] == key["key_id"] and rotated["api_key"] != key["api_key"]
+    assert cli("projects", "list", api_key=key["api_key"]).refused() == "error: the API key is not known"
+    assert cli("projects", "list", api_key=rotated["api_key"]).code == 0
+    graced = cli("keys", "rotate", key["key_id"], "--grace", "5m", "-o", "json").json()
+    assert graced["previous_secret_expires_at"] is not None
+    assert cli("projects", "list", api_key=rotated["api_key"]).code == 0  # in its grace
+
+    revoked = cli("keys", "revoke", key["key_id"], api_key=tenant["admin_key"])
+    assert revoked.code == 0 and "revoked" in revoked.stdout
+    assert cli("projects", "list", api_key=graced["api_key"]).refused() == "error: the API key was revoked"
+
+
+def test_bad_key_commands_are_one_line_naming_what_is_wrong(cli: Cli) -> None:
+    tenant = new_tenant(cli, "badly-keyed-co")
+    other = new_tenant(cli, "elsewhere-co")
+    other_key = cli("keys", "create", "theirs", "--tenant", other["tenant_id"], "-o", "json").json()
+    tenant_id = tenant["tenant_id"]
+    assert cli("keys", "create", "k", "--tenant", tenant_id, "--ttl", "soon").refused() == (
+        "error: --ttl: 'soon' is not a duration (such as 3600, 90m, 12h or 30d)"
+    )
+    past = cli("keys", "create", "k", "--tenant", tenant_id, "--expires-at", "2001-01-01T00:00:00Z")
+    assert past.refused().startswith("error: expires_at: must be in the future (now is ")
+    assert (
+        cli("keys", "create", "k", "--tenant", tenant_id, "--role", "owner")
+        .refused()
+        .startswith("error: role: ")
+    )
+    assert cli("keys", "create", "k").refused().startswith("error: no tenant: pass --tenant")
+    # Another tenant's key reads as missing; a member manages no keys.
+    assert cli("keys", "revoke", other_key["key_id"], api_key=tenant["admin_key"]).refused() == (
+        f"error: key {other_key['key_id']} not found"
+    )
+    member = cli("keys", "create", "m", "--tenant", tenant_id, "-o", "json").json()["api_key"]
+    assert (
+        cli("keys", "list", api_key=member).refused()
+        == "error: this needs the admin role; the key has member"
+    )
+    assert cli("keys", "rotate", other_key["key_id"], "--grace", "2d").refused() == (
+        "error: grace_s: Input should be less than or equal to 86400"
+    )

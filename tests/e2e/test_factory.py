@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
@@ -32,10 +32,8 @@ def allocations(factory: Factory, event_type: type, job_id: str) -> list:
     return [e for e in asyncio.run(read_events(factory.nats_url, event_type)) if e.job_id == job_id]
 
 
-def test_a_training_job_runs_as_a_real_process_on_its_bound_gpus(
-    factory: Factory, acme: Tenant, tmp_path: Path
-) -> None:
-    out = tmp_path / "visible.txt"
+def test_a_training_job_runs_as_a_real_process_on_its_bound_gpus(factory: Factory, acme: Tenant) -> None:
+    out = factory.share_dir / f"visible-{uuid.uuid4().hex}.txt"  # workloads write only where shared
     code = f"import os; open({str(out)!r}, 'w').write(os.environ['CUDA_VISIBLE_DEVICES'])"
     job = acme.client.submit(acme.project_id, python_job("sees-gpus", code, gpus=2))
     assert acme.client.job(job["job_id"])["state"] in {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import math
 import sys
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -53,15 +54,18 @@ def events_of(factory: Factory, event_type: type[E], tenant_id: str) -> list[E]:
 
 
 def test_two_half_gpu_jobs_share_a_gpu_and_are_billed_half_their_seconds(
-    factory: Factory, operator: GatewayClient, tmp_path: Path
+    factory: Factory, operator: GatewayClient
 ) -> None:
+    out = factory.share_dir / f"fractional-{uuid.uuid4().hex}"  # workloads write only where shared
+    out.mkdir(mode=0o777)
+    out.chmod(0o777)
     tenant, key = halves_tenant(operator)
 
     # 1. Two halves run at once; a third, submitted while they run, cannot join their full GPU.
-    first, second = (tenant.client.submit(tenant.project_id, half_gpu_job(n, tmp_path / n)) for n in "ab")
+    first, second = (tenant.client.submit(tenant.project_id, half_gpu_job(n, out / n)) for n in "ab")
     for job in (first, second):
         wait_for_state(tenant, job["job_id"], {"running"})
-    third = tenant.client.submit(tenant.project_id, half_gpu_job("c", tmp_path / "c"))
+    third = tenant.client.submit(tenant.project_id, half_gpu_job("c", out / "c"))
     for job in (first, second, third):
         wait_for_state(tenant, job["job_id"], {"succeeded"})
 
@@ -72,7 +76,7 @@ def test_two_half_gpu_jobs_share_a_gpu_and_are_billed_half_their_seconds(
     assert a.gpu_share == b.gpu_share == c.gpu_share == HALF
     # Each process saw exactly its GPU, and its share.
     for name, allocation in zip("abc", (a, b, c), strict=True):
-        assert (tmp_path / name).read_text() == f"{allocation.gpu_uuids[0]}|0.5"
+        assert (out / name).read_text() == f"{allocation.gpu_uuids[0]}|0.5"
 
     # 2. Billed: started seconds x 0.5, rounded once on the line; the rollups count the same GPU-seconds.
     released = wait_until(

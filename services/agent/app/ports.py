@@ -31,10 +31,14 @@ class StateStore(Protocol):
 
 
 class LaunchFailed(Exception):
-    def __init__(self, exit_code: int, reason: str) -> None:
+    """`refused`: the node cannot run it (its sandbox is unavailable, say), not the job's fault: reported
+    as a refused start, so the job goes back to its queue."""
+
+    def __init__(self, exit_code: int, reason: str, *, refused: bool = False) -> None:
         super().__init__(reason)
         self.exit_code = exit_code
         self.reason = reason
+        self.refused = refused
 
 
 class WorkloadProcesses(Protocol):
@@ -45,7 +49,8 @@ class WorkloadProcesses(Protocol):
         ...
 
     def launch(self, record: WorkloadRecord) -> int:
-        """Starts the record's command; returns its pid. Raises LaunchFailed when it cannot start."""
+        """Starts the record's command; returns its pid. Raises LaunchFailed when it cannot start (refused
+        when this node cannot run any workload now)."""
         ...
 
     def exit_code(self, record: WorkloadRecord) -> int | None:

@@ -256,9 +256,10 @@ class WorkloadSupervisor:
             pid = self._processes.launch(record)
         except LaunchFailed as failure:
             # It can never succeed, so an inference replica is not restarted either.
-            log.warning("allocation %s failed to launch: %s", record.allocation_id, failure.reason)
+            what = "refused" if failure.refused else "failed to launch"
+            log.warning("allocation %s %s: %s", record.allocation_id, what, failure.reason)
             self._note(record, failure.reason)
-            await self._report_final_exit(record, failure.exit_code, stopped=False)
+            await self._report_final_exit(record, failure.exit_code, stopped=False, refused=failure.refused)
             return
         except Exception as error:
             # Whatever a launch raises ends the allocation, reported: left LAUNCHING, the agent would try

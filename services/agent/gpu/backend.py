@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,6 +35,11 @@ class GpuBackend(Protocol):
 
     def sample(self, uuid: str) -> GpuReading:
         """Raises GpuQueryError when the GPU cannot be read."""
+        ...
+
+    def device_nodes(self, uuids: Sequence[str]) -> list[str]:
+        """The device files a workload bound to these GPUs needs (the sandbox binds only those): none
+        for the simulation."""
         ...
 
     def set_busy(self, uuids: frozenset[str]) -> None:

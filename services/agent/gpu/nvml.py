@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from services.agent.gpu.backend import GpuBackendUnavailable, GpuQueryError, GpuReading
@@ -11,6 +13,8 @@ from shared.events.agent import GpuInfo
 log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
+# What every CUDA process opens besides its GPUs' own /dev/nvidiaN (where the driver created them).
+CONTROL_DEVICES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools")
 
 
 def _text(value: str | bytes) -> str:
@@ -31,9 +35,12 @@ def _import_pynvml() -> Any:
 class NvmlBackend:
     name = "nvml"
 
-    def __init__(self, nvml: Any | None = None) -> None:
-        """`nvml` is the pynvml module; tests hand in a stand-in."""
+    def __init__(
+        self, nvml: Any | None = None, *, device_exists: Callable[[str], bool] = os.path.exists
+    ) -> None:
+        """`nvml` is the pynvml module; tests hand in a stand-in (and what device files exist)."""
         self._nvml: Any = nvml if nvml is not None else _import_pynvml()
+        self._device_exists = device_exists
         try:
             self._nvml.nvmlInit()
         except self._nvml.NVMLError as error:
@@ -91,6 +98,25 @@ class NvmlBackend:
             return query(handle)
         except self._nvml.NVMLError_NotSupported:
             return default
+
+    def device_nodes(self, uuids: Sequence[str]) -> list[str]:
+        """/dev/nvidia<minor> of each GPU (a MIG instance's: its parent GPU's), then the control devices;
+        none for no GPU. Raises GpuQueryError when a GPU does not answer."""
+        nvml = self._nvml
+        nodes: list[str] = []
+        try:
+            for uuid in uuids:
+                handle = self._handles.get(uuid) or nvml.nvmlDeviceGetHandleByUUID(uuid)
+                if uuid.startswith("MIG-"):
+                    handle = nvml.nvmlDeviceGetDeviceHandleFromMigDeviceHandle(handle)
+                node = f"/dev/nvidia{int(nvml.nvmlDeviceGetMinorNumber(handle))}"
+                if node not in nodes:
+                    nodes.append(node)
+        except nvml.NVMLError as error:
+            raise GpuQueryError(f"NVML cannot name the device files of {list(uuids)}: {error}") from error
+        if not nodes:
+            return []
+        return nodes + [device for device in CONTROL_DEVICES if self._device_exists(device)]
 
     def set_busy(self, uuids: frozenset[str]) -> None:
         """Real GPUs are loaded by the workloads themselves."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from services.agent.gpu.backend import GpuQueryError, GpuReading
@@ -116,6 +116,10 @@ class SimulatedBackend:
         )
         # Trapezoid between the last two power levels: joules * 1000 = millijoules.
         gpu.energy_mj += (previous_power + gpu.power_w) / 2 * elapsed * 1000
+
+    def device_nodes(self, uuids: Sequence[str]) -> list[str]:
+        """Simulated GPUs have no device files."""
+        return []
 
     def set_busy(self, uuids: frozenset[str]) -> None:
         self._busy = frozenset(uuids)

@@ -4,15 +4,18 @@ A new session keeps a workload alive through an agent crash or restart; the wrap
 tells the restarted agent how a workload it no longer parents has ended. The agent never signals a
 pid it cannot prove is its wrapper (its command line names the workload's exit file), so a pid reused
 by another program after a restart is left alone.
+
+With a sandbox (sandbox_host.py), the wrapper runs bubblewrap, which confines the command: the wrapper
+stays outside, as the agent's user, so the workload can neither fake its exit file nor signal it.
+Without one (AIFACTORY_AGENT_SANDBOX=off), the command runs as the agent's user with the host in view.
+Either way its environment is built from scratch (domain/environment.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -20,9 +23,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from services.agent.app.ports import EXIT_REJECTED, UNKNOWN_EXIT_CODE, LaunchFailed
-from services.agent.domain.environment import workload_environment
+from services.agent.domain.environment import base_environment, workload_environment
 from services.agent.domain.state import WorkloadRecord
+from services.agent.gpu.backend import GpuQueryError
 from services.agent.runtime import wrapper
+from services.agent.runtime.file_names import safe_file_name
+from services.agent.runtime.sandbox import WORKDIR
+from services.agent.runtime.sandbox_host import SandboxUnavailable, WorkloadSandbox
 from shared.clock import Clock, SystemClock
 from shared.events.jobs import env_entry_problem
 from shared.infra.parent_death import die_with_parent
@@ -32,13 +39,7 @@ log = logging.getLogger(__name__)
 WRAPPER_PATH = wrapper.WRAPPER_SCRIPT
 PROC = Path("/proc")
 
-
-def safe_file_name(text: str) -> str:
-    """Ids become file names: one harmless path component, distinct for distinct ids."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", text).lstrip(".")
-    if safe == text:
-        return safe
-    return f"{safe}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+__all__ = ["ProcessRuntime", "safe_file_name"]
 
 
 class ProcessRuntime:
@@ -49,13 +50,16 @@ class ProcessRuntime:
         agent_env: Mapping[str, str] | None = None,
         clock: Clock | None = None,
         die_with_agent: bool = False,
+        sandbox: WorkloadSandbox | None = None,
     ) -> None:
+        """`agent_env` (default os.environ) gives workloads their PATH and LANG, nothing else."""
         self._clock: Clock = clock or SystemClock()
         # SIGTERM, not SIGKILL: the wrapper passes it on to the whole workload, then records the exit.
         self._die_with_agent = die_with_agent
         self.logs_dir = state_dir / "logs"
         self.run_dir = state_dir / "run"
         self._agent_env = agent_env
+        self._sandbox = sandbox
         # Workloads launched by this agent process (its children): polled, so they are reaped.
         self._children: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -65,8 +69,11 @@ class ProcessRuntime:
         return str(exit_file.resolve()), str(log_file.resolve())
 
     def launch(self, record: WorkloadRecord) -> int:
+        if self._sandbox is not None and (problem := self._sandbox.unavailable()) is not None:
+            raise _refusal(record, problem)
+        agent_env = os.environ if self._agent_env is None else self._agent_env
         env = workload_environment(
-            os.environ if self._agent_env is None else self._agent_env,
+            base_environment(agent_env, home=WORKDIR if self._sandbox else agent_env.get("HOME", "/")),
             record.env,
             gpu_uuids=record.gpu_uuids,
             job_id=record.job_id,
@@ -74,14 +81,15 @@ class ProcessRuntime:
             replica=record.replica,
         )
         _check_environment(record.env)
-        _check_program(record.command[0] if record.command else "", env.get("PATH", os.defpath))
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        Path(record.log_file).parent.mkdir(parents=True, exist_ok=True)
-        self.note(record, f"launching allocation {record.allocation_id} (launch {record.launches + 1})")
+        _check_program(record.command[0] if record.command else "", env["PATH"])
+        self.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        Path(record.log_file).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        command, how = self._confined(record)
+        self.note(record, f"launching allocation {record.allocation_id} (launch {record.launches + 1}){how}")
         with open(record.log_file, "ab") as log_handle:
             try:
                 process = subprocess.Popen(
-                    [wrapper.SHELL, WRAPPER_PATH, record.exit_file, "--", *record.command],
+                    [wrapper.SHELL, WRAPPER_PATH, record.exit_file, *command],
                     stdin=subprocess.DEVNULL,
                     stdout=log_handle,
                     stderr=subprocess.STDOUT,
@@ -98,6 +106,19 @@ class ProcessRuntime:
                 raise LaunchFailed(EXIT_REJECTED, f"cannot launch: {error}") from error
         self._children[record.allocation_id] = process
         return process.pid
+
+    def _confined(self, record: WorkloadRecord) -> tuple[list[str], str]:
+        """The wrapper's arguments after the exit file, and how the launch note says it runs."""
+        if self._sandbox is None:
+            return ["--", *record.command], " unsandboxed"
+        try:
+            prepared = self._sandbox.prepare(record)
+        except (SandboxUnavailable, GpuQueryError) as error:
+            raise _refusal(record, str(error)) from error
+        except OSError as error:
+            raise _refusal(record, f"cannot prepare its working directory: {error}") from error
+        user = f"UID {prepared.uid}" if prepared.uid is not None else "the agent's UID"
+        return [wrapper.SANDBOXED, "--", *prepared.argv], f" in the sandbox as {user}"
 
     def exit_code(self, record: WorkloadRecord) -> int | None:
         child = self._children.get(record.allocation_id)
@@ -146,6 +167,11 @@ class ProcessRuntime:
             child.poll()  # reap it if it has ended
         with contextlib.suppress(FileNotFoundError):
             os.unlink(record.exit_file)
+        if self._sandbox is not None:
+            try:
+                self._sandbox.release(record)
+            except OSError:
+                log.exception("cannot remove the working directory of allocation %s", record.allocation_id)
 
     def _owns(self, record: WorkloadRecord) -> bool:
         child = self._children.get(record.allocation_id)
@@ -164,6 +190,16 @@ class ProcessRuntime:
             # No /proc (not Linux): the best we can do is that the pid exists.
             return _pid_exists(pid)
         return WRAPPER_PATH.encode() in arguments and exit_file.encode() in arguments
+
+
+def _refusal(record: WorkloadRecord, problem: str) -> LaunchFailed:
+    """The node cannot run it: a start that never ran is refused (the job goes back to its queue); an
+    inference replica that has run before fails instead."""
+    return LaunchFailed(
+        EXIT_REJECTED,
+        f"not started: the workload sandbox is unavailable: {problem}",
+        refused=record.launches == 0,
+    )
 
 
 def _check_environment(spec_env: Mapping[str, str]) -> None:

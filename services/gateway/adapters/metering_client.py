@@ -1,8 +1,14 @@
 """Metering's internal HTTP API (shared/contracts/metering_api.py), as the gateway reads it for a tenant
-it authenticated: each answer parsed into its typed model."""
+it authenticated: each answer parsed into its typed model.
+
+Every call carries the gateway's signed assertion (shared/contracts/service_auth.py) for its method and
+path, naming the tenant it asks for, or the operator's fleet view; metering takes the tenant from there,
+so no tenant_id goes on the query string."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
@@ -25,6 +31,7 @@ from shared.contracts.metering_api import (
     TenantWebhooks,
     UsageReport,
 )
+from shared.contracts.service_auth import ServiceScope, authorization
 
 Answer = TypeVar("Answer", bound=BaseModel)
 
@@ -34,31 +41,42 @@ _GATEWAY_PARAMETER = {"start": "from", "end": "to"}
 
 class MeteringClient:
     """`base_urls`: one metering replica's URL or, comma-separated, several: a read that finds its replica
-    gone (no connection, a timeout) goes to the next one, which then serves until it fails in turn."""
+    gone (no connection, a timeout) goes to the next one, which then serves until it fails in turn.
+    `service_key`: the secret shared with metering (AIFACTORY_METERING_API_KEY) that signs each call;
+    without it metering refuses every read (401, which the gateway answers as metering unavailable)."""
 
-    def __init__(self, base_urls: str, *, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        base_urls: str,
+        *,
+        service_key: str = "",
+        timeout_s: float = 5.0,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         urls = [url.strip() for url in base_urls.split(",") if url.strip()]
         if not urls:
             raise ValueError("no metering URL given")
         self._replicas = [httpx.AsyncClient(base_url=url, timeout=timeout_s) for url in urls]
         self._current = 0
+        self._service_key = service_key
+        self._wall_clock = wall_clock  # the assertions' expiry: real time, as metering checks it
 
     async def budgets(self, tenant_id: str, period: str | None) -> TenantBudgets:
-        params = {"tenant_id": tenant_id} | ({"period": period} if period else {})
-        return await self._get(BUDGETS_PATH, params, TenantBudgets)
+        params = {"period": period} if period else {}
+        return await self._get(BUDGETS_PATH, ServiceScope.tenant(tenant_id), params, TenantBudgets)
 
     async def webhooks(self, tenant_id: str) -> TenantWebhooks:
-        return await self._get(WEBHOOKS_PATH, {"tenant_id": tenant_id}, TenantWebhooks)
+        return await self._get(WEBHOOKS_PATH, ServiceScope.tenant(tenant_id), {}, TenantWebhooks)
 
     async def deliveries(
         self, tenant_id: str, endpoint_id: str | None, limit: int, after: str | None
     ) -> TenantDeliveries:
-        params: dict[str, str | int] = {"tenant_id": tenant_id, "limit": limit}
+        params: dict[str, str | int] = {"limit": limit}
         if endpoint_id:
             params["endpoint_id"] = endpoint_id
         if after is not None:
             params["after"] = after
-        response = await self._request(DELIVERIES_PATH, params)
+        response = await self._request(DELIVERIES_PATH, ServiceScope.tenant(tenant_id), params)
         if response.status_code == 400:
             # The cursor came inside the caller's page token: metering refusing it is a bad token.
             raise InvalidInput.one("page_token", "is not a page token issued by this API", "query")
@@ -66,7 +84,6 @@ class MeteringClient:
 
     async def usage(self, tenant_id: str, query: UsageQuery) -> UsageReport:
         params: dict[str, Any] = {
-            "tenant_id": tenant_id,
             "start": query.start.isoformat(),
             "end": query.end.isoformat(),
             "grain": query.grain,
@@ -76,7 +93,7 @@ class MeteringClient:
             params["meter"] = list(query.meters)
         if query.project_id:
             params["project_id"] = query.project_id
-        response = await self._request(USAGE_PATH, params)
+        response = await self._request(USAGE_PATH, ServiceScope.tenant(tenant_id), params)
         if response.status_code == 400:
             # Metering owns the meters, grains and dimensions: its refusal is the caller's bad input.
             raise InvalidInput(
@@ -89,31 +106,41 @@ class MeteringClient:
 
     async def invoice_export(self, tenant_id: str, invoice_id: str, export_format: ExportFormat) -> bytes:
         path = INVOICE_EXPORT_PATH.format(invoice_id=invoice_id)
-        response = await self._request(path, {"tenant_id": tenant_id, "format": export_format})
+        response = await self._request(path, ServiceScope.tenant(tenant_id), {"format": export_format})
         if response.status_code == 404:
             raise NotFound("invoice", invoice_id)
         _require_ok(response)
         return response.content
 
     async def focus(self, tenant_id: str, period: str) -> bytes:
-        response = await self._request(FOCUS_PATH, {"tenant_id": tenant_id, "period": period})
+        response = await self._request(FOCUS_PATH, ServiceScope.tenant(tenant_id), {"period": period})
         _require_ok(response)
         return response.content
 
     async def chargeback(self, tenant_id: str | None, period: str, idle: str | None) -> ChargebackReport:
-        # None, and only None, is the operator's fleet view: an empty tenant must never widen to it.
-        params = {"period": period} | ({"tenant_id": tenant_id} if tenant_id is not None else {})
-        return await self._get(CHARGEBACK_PATH, params | ({"idle": idle} if idle else {}), ChargebackReport)
+        # None, and only None, is the operator's fleet view: an empty tenant must never widen to it
+        # (ServiceScope refuses an empty tenant id).
+        scope = ServiceScope.fleet() if tenant_id is None else ServiceScope.tenant(tenant_id)
+        params = {"period": period} | ({"idle": idle} if idle else {})
+        return await self._get(CHARGEBACK_PATH, scope, params, ChargebackReport)
 
-    async def _get(self, path: str, params: dict[str, Any], answer: type[Answer]) -> Answer:
-        return _parsed(await self._request(path, params), answer)
+    async def _get(
+        self, path: str, scope: ServiceScope, params: dict[str, Any], answer: type[Answer]
+    ) -> Answer:
+        return _parsed(await self._request(path, scope, params), answer)
 
-    async def _request(self, path: str, params: dict[str, Any]) -> httpx.Response:
+    async def _request(self, path: str, scope: ServiceScope, params: dict[str, Any]) -> httpx.Response:
         failure: httpx.HTTPError | None = None
         for _ in self._replicas:  # every read is a GET: safe to ask another replica
             replica = self._replicas[self._current]
+            request = replica.build_request("GET", path, params=params)
+            if self._service_key:
+                # Signed for the path as it goes on the wire (decoded, as metering reads it), per attempt.
+                request.headers["Authorization"] = authorization(
+                    self._service_key, scope, "GET", request.url.path, self._wall_clock()
+                )
             try:
-                return await replica.get(path, params=params)
+                return await replica.send(request)
             except httpx.HTTPError as error:
                 failure = error
                 self._current = (self._current + 1) % len(self._replicas)

@@ -1,4 +1,4 @@
-"""Tenants, their API keys, projects, quotas and price books."""
+"""Tenants (each with its first admin key), projects, quotas and price books; keys: app/keys.py."""
 
 from __future__ import annotations
 
@@ -60,19 +60,6 @@ class CreatedTenant:
 
 
 @dataclass(frozen=True)
-class CreateKey:
-    tenant_id: str
-    role: Role
-    name: str
-
-
-@dataclass(frozen=True)
-class CreatedKey:
-    key: ApiKey
-    plaintext: str  # shown once
-
-
-@dataclass(frozen=True)
 class CreateProject:
     name: str
     tenant_id: str | None = None  # the operator names the tenant; a tenant key defaults to its own
@@ -130,18 +117,6 @@ class Administration:
         async with self._store.reading() as uow:
             rows = await uow.tenants.list(scoped, after, page.limit)
         return page_of(rows, page, filters, lambda t: (t.created_at.isoformat(), t.tenant_id))
-
-    async def create_key(self, principal: Principal, command: CreateKey) -> CreatedKey:
-        require_tenant_access(principal, command.tenant_id, "tenant", command.tenant_id)
-        require_role(principal, Role.ADMIN)
-        secret = generate_api_key()
-        key = ApiKey(
-            new_key_id(), command.tenant_id, command.role, command.name, secret.key_hash, self._clock.now()
-        )
-        async with self._store.transaction() as uow:
-            await _tenant(uow, command.tenant_id)
-            await uow.api_keys.add(key)
-        return CreatedKey(key, secret.plaintext)
 
     async def create_project(self, principal: Principal, command: CreateProject) -> Project:
         require_role(principal, Role.ADMIN)

@@ -35,7 +35,7 @@ from shared.contracts.metering_api import (
     TenantDeliveries,
     TenantWebhooks,
 )
-from shared.contracts.webhook_endpoints import endpoint_problems
+from shared.contracts.webhook_endpoints import destination_problems, endpoint_problems
 from shared.events.gateway import BudgetSet, WebhookEndpointRemoved, WebhookEndpointSet
 
 
@@ -92,10 +92,20 @@ class RegisteredWebhook:
 
 
 class BillingControls:
-    def __init__(self, store: GatewayStore, clock: Clock, metering: MeteringReader | None) -> None:
+    def __init__(
+        self,
+        store: GatewayStore,
+        clock: Clock,
+        metering: MeteringReader | None,
+        *,
+        allow_non_global_webhooks: bool = False,
+    ) -> None:
         self._store = store
         self._clock = clock
         self._metering = metering
+        # An operator whose receivers live in its own network lets tenants name their addresses (as
+        # AIFACTORY_WEBHOOK_ALLOW_INTERNAL lets metering deliver there).
+        self._allow_non_global_webhooks = allow_non_global_webhooks
 
     async def set_budget(self, principal: Principal, command: SetBudget) -> BudgetSet:
         require_role(principal, Role.ADMIN)
@@ -150,7 +160,12 @@ class BillingControls:
         require_tenant_access(principal, command.tenant_id, "tenant", command.tenant_id)
         require_role(principal, Role.ADMIN)
         secret = command.secret if command.secret is not None else generate_webhook_secret()
-        refuse(endpoint_problems(command.url, secret, command.event_types))
+        # A literal address that is not globally routable is refused here, at once; a host name is
+        # judged by what it resolves to, by metering at each delivery.
+        refuse(
+            endpoint_problems(command.url, secret, command.event_types)
+            + destination_problems(command.url, allow_non_global=self._allow_non_global_webhooks)
+        )
         async with self._store.transaction() as uow:
             if await uow.tenants.get(command.tenant_id) is None:
                 raise NotFound("tenant", command.tenant_id)

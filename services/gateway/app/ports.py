@@ -29,7 +29,24 @@ class TenantRepository(Protocol):
 
 class ApiKeyRepository(Protocol):
     async def add(self, key: ApiKey) -> None: ...
-    async def find_by_hash(self, key_hash: str) -> ApiKey | None: ...
+    async def find_by_hash(self, key_hash: str) -> ApiKey | None:
+        """The key whose secret hashes to `key_hash`, or whose previous secret (rotated) does."""
+        ...
+
+    async def get(self, key_id: str, *, for_update: bool = False) -> ApiKey | None: ...
+    async def list(
+        self, tenant_id: str | None, after: tuple[datetime, str] | None = None, limit: int | None = None
+    ) -> list[ApiKey]:
+        """Oldest first by (created_at, key_id), after that key, at most `limit`; None: every tenant's."""
+        ...
+
+    async def save(self, key: ApiKey) -> None:
+        """Overwrite what changes: key_hash, previous_key_hash, previous_key_expires_at, revoked_at."""
+        ...
+
+    async def touch(self, key_id: str, at: datetime, unless_since: datetime) -> None:
+        """last_used_at = `at`, unless it is already `unless_since` or later (no write then)."""
+        ...
 
 
 class ProjectRepository(Protocol):

@@ -11,6 +11,7 @@ from services.gateway.app.billing_and_fleet import Billing, Fleet
 from services.gateway.app.billing_controls import BillingControls, MeteringReader
 from services.gateway.app.chargeback import Chargeback, MeteringChargeback
 from services.gateway.app.jobs import Jobs
+from services.gateway.app.keys import KeyManagement
 from services.gateway.app.ports import GatewayStore
 from services.gateway.app.usage_and_exports import MeteringExports, UsageAndExports
 from shared.clock import Clock
@@ -25,6 +26,7 @@ class MeteringApi(MeteringReader, MeteringExports, MeteringChargeback, Protocol)
 class GatewayUseCases:
     authenticator: Authenticator
     administration: Administration
+    keys: KeyManagement
     jobs: Jobs
     billing: Billing
     fleet: Fleet
@@ -40,17 +42,24 @@ class GatewayUseCases:
         admin_key: str,
         metering: MeteringApi | None = None,
         classes: PriorityClasses | None = None,
+        *,
+        allow_non_global_webhooks: bool = False,
     ) -> GatewayUseCases:
         """`metering`: its internal API, for reading budgets, webhooks, usage and exports (None: not
-        readable); `classes`: the operator's priority classes (None: the defaults)."""
+        readable); `classes`: the operator's priority classes (None: the defaults);
+        `allow_non_global_webhooks`: the operator lets webhooks reach internal addresses (as metering's
+        AIFACTORY_WEBHOOK_ALLOW_INTERNAL does)."""
         billing = Billing(store, clock)
         return cls(
-            authenticator=Authenticator(store, admin_key),
+            authenticator=Authenticator(store, admin_key, clock),
             administration=Administration(store, clock, classes),
+            keys=KeyManagement(store, clock),
             jobs=Jobs(store, clock, classes),
             billing=billing,
             fleet=Fleet(store),
-            billing_controls=BillingControls(store, clock, metering),
+            billing_controls=BillingControls(
+                store, clock, metering, allow_non_global_webhooks=allow_non_global_webhooks
+            ),
             usage_and_exports=UsageAndExports(billing, metering),
             chargeback=Chargeback(metering),
         )

@@ -58,6 +58,26 @@ class ApiKey:
     name: str
     key_hash: str
     created_at: datetime
+    expires_at: datetime | None = None  # None: never
+    last_used_at: datetime | None = None  # to a minute (LAST_USED_RESOLUTION)
+    revoked_at: datetime | None = None
+    # Rotated with a grace: the hash of the secret it had before, and until when that one still works.
+    previous_key_hash: str | None = None
+    previous_key_expires_at: datetime | None = None
+
+    def refusal(self, presented_hash: str, now: datetime) -> str | None:
+        """Why a request that presents the secret hashing to `presented_hash` is refused (None: it is not)."""
+        if self.revoked_at is not None:
+            return "the API key was revoked"
+        if self.expires_at is not None and now >= self.expires_at:
+            return "the API key expired"
+        if presented_hash != self.key_hash and (
+            presented_hash != self.previous_key_hash
+            or self.previous_key_expires_at is None
+            or now >= self.previous_key_expires_at
+        ):
+            return "the API key was rotated; use its new secret"
+        return None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,10 +21,13 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from services.agent.adapters.state_file import JsonStateFile
+from services.agent.gpu.backend import GpuBackendUnavailable
+from services.agent.gpu.nvml import NvmlBackend
 from services.agent.gpu.simulated import SimulatedBackend
 from services.agent.main import create_service
 from services.agent.settings import AgentSettings
 from shared.events import agent as agent_events
+from shared.events.agent import GpuInfo
 from shared.events.base import Event, event_registry
 from shared.events.jobs import JobKind
 from shared.events.scheduler import StartWorkload, StopWorkload
@@ -148,19 +151,35 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def spawn_agent_process(
-    node_id: str, state_dir: Path, nats_url: str, *, gpus: int = 2, labels: tuple[str, ...] = ()
+    node_id: str,
+    state_dir: Path,
+    nats_url: str,
+    *,
+    gpus: int = 2,
+    labels: tuple[str, ...] = (),
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """The agent as its own process (python -m services.agent.main), to be killed as an operator would;
-    its output goes to <node>-agent.log beside the state directory."""
+    its output goes to <node>-agent.log beside the state directory. Its workloads run sandboxed (the
+    default) and share that directory (the test's): they read and write their records there, but never
+    see the state directory inside it."""
     command = [
         sys.executable, "-m", "services.agent.main", "--node-id", node_id, "--backend", "simulated",
         "--gpus", str(gpus), "--state-dir", str(state_dir), "--heartbeat-s", "0.2", "--sample-s", "0.5",
+        "--sandbox-read-write", str(share_with_workloads(state_dir.parent)),
     ]  # fmt: skip
     for label in labels:
         command += ["--label", label]
-    env = os.environ | {"AIFACTORY_NATS_URL": nats_url, "AIFACTORY_AGENT_POLL_S": "0.05"}
+    env = os.environ | {"AIFACTORY_NATS_URL": nats_url, "AIFACTORY_AGENT_POLL_S": "0.05"} | dict(env or {})
     log = open(state_dir.parent / f"{node_id}-agent.log", "ab")  # noqa: SIM115 - the child's
     return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def share_with_workloads(directory: Path) -> Path:
+    """Sandboxed workloads run as UIDs of their own: like /tmp, anyone may create files here."""
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o1777)
+    return directory
 
 
 def python(code: str) -> list[str]:
@@ -217,3 +236,22 @@ async def start_in_process(node: Node, nats_url: str, **overrides: Any) -> None:
     node.host = create_service(settings, backend=node.backend)
     await node.host.start()
     await node.tap.wait_for(agent_events.NodeRegistered)
+
+
+# The node's real GPUs, for the tests marked `gpu` (skipped where NVML finds none).
+@pytest.fixture(scope="module")
+def nvml() -> Iterator[NvmlBackend]:
+    try:
+        backend = NvmlBackend()
+    except GpuBackendUnavailable as error:
+        pytest.skip(f"no NVIDIA GPU: {error}")
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="module")
+def gpus(nvml: NvmlBackend) -> list[GpuInfo]:
+    found = nvml.discover()
+    if not found:
+        pytest.skip("no NVIDIA GPU: NVML started but reports no device")
+    return found

@@ -11,14 +11,12 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from services.agent.domain.energy import energy_between
 from services.agent.domain.state import WorkloadRecord
-from services.agent.gpu.backend import GpuBackendUnavailable
 from services.agent.gpu.nvml import NvmlBackend
 from services.agent.runtime.processes import ProcessRuntime
 from shared.events.agent import GpuInfo
@@ -27,24 +25,6 @@ pytestmark = pytest.mark.gpu
 
 PROBE = str(Path(__file__).with_name("gpu_probe.py"))
 BUSY_S = float(os.environ.get("AIFACTORY_GPU_CHECK_SECONDS", "60"))
-
-
-@pytest.fixture(scope="module")
-def nvml() -> Iterator[NvmlBackend]:
-    try:
-        backend = NvmlBackend()
-    except GpuBackendUnavailable as error:
-        pytest.skip(f"no NVIDIA GPU: {error}")
-    yield backend
-    backend.close()
-
-
-@pytest.fixture(scope="module")
-def gpus(nvml: NvmlBackend) -> list[GpuInfo]:
-    found = nvml.discover()
-    if not found:
-        pytest.skip("no NVIDIA GPU: NVML started but reports no device")
-    return found
 
 
 def workload(runtime: ProcessRuntime, name: str, command: list[str], gpu_uuids: list[str]) -> WorkloadRecord:

@@ -92,7 +92,7 @@ async def test_a_killed_agent_re_registers_with_what_still_runs_and_reports_what
 ) -> None:
     node = await new_node()
     node.state_dir.mkdir(parents=True)
-    release = node.state_dir / "release"
+    release = node.state_dir.parent / f"{node.node_id}-release"  # workloads never see the state dir
     agent = spawn_agent(node, nats_url)
     try:
         await node.tap.wait_for(NodeRegistered, timeout=STARTUP_S)

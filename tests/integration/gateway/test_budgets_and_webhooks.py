@@ -22,6 +22,7 @@ from tests.integration.gateway.conftest import ADMIN_KEY, OPERATOR, Gateway, bea
 from tests.integration.gateway.test_bad_input import assert_problem
 from tests.integration.gateway.test_pagination import every_page
 from tests.integration.metering.billing_events_harness import running_metering
+from tests.integration.metering.gateway_auth import METERING_API_KEY
 from tests.integration.metering.test_delivery_log_pages import newest_first, seed_deliveries
 
 
@@ -52,6 +53,7 @@ async def gateway_with_metering(
             http_port=0,
             outbox_poll_s=0.1,
             metering_url=f"http://127.0.0.1:{metering.host.http.port}",
+            metering_api_key=METERING_API_KEY,  # the secret the test's metering holds
         )
         service = create_service(settings, clock)
         await service.start()
@@ -174,7 +176,9 @@ async def test_webhooks_are_registered_listed_and_removed_through_the_gateway(ga
     endpoint = created.json()
     assert endpoint["secret"].startswith("whsec_") and len(endpoint["secret"]) > 32  # generated, shown once
     given = await gateway.http.post(
-        hooks, json={"url": "http://10.0.0.7:9000/in", "secret": "s" * 20}, headers=bearer(tenant.admin_key)
+        hooks,
+        json={"url": "http://billing.example:9000/in", "secret": "s" * 20},
+        headers=bearer(tenant.admin_key),
     )
     assert given.status_code == 201 and given.json()["secret"] is None  # a secret given is never echoed
 

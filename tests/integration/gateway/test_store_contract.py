@@ -183,3 +183,32 @@ async def test_lists_seek_after_a_key_and_stop_at_the_limit(store: GatewayStore)
             "inv_0_2026-01",
             "inv_1_2026-01",
         ]
+
+
+async def test_keys_list_by_tenant_save_their_lifecycle_and_touch_their_last_use(store: GatewayStore) -> None:
+    await seed(store)
+    later = T0 + timedelta(minutes=5)
+    first = ApiKey("key_1", "tnt_a", Role.ADMIN, "first", "hash1", T0)
+    second = ApiKey("key_2", "tnt_a", Role.VIEWER, "ci", "hash2", T0, expires_at=later)
+    async with store.transaction() as uow:
+        await uow.tenants.add(Tenant("tnt_b", "globex", "USD", T0))
+        await uow.api_keys.add(second)
+        await uow.api_keys.add(first)
+        await uow.api_keys.add(ApiKey("key_3", "tnt_b", Role.MEMBER, "other", "hash3", later))
+    async with store.transaction() as uow:
+        assert [k.key_id for k in await uow.api_keys.list("tnt_a")] == ["key_1", "key_2"]
+        assert [k.key_id for k in await uow.api_keys.list(None, (T0, "key_1"), 1)] == ["key_2"]
+        assert await uow.api_keys.get("key_2") == second
+        assert await uow.api_keys.get("key_9") is None
+        rotated = replace(second, key_hash="hash2b", previous_key_hash="hash2", previous_key_expires_at=later)
+        await uow.api_keys.save(rotated)
+    async with store.transaction() as uow:
+        assert await uow.api_keys.find_by_hash("hash2b") == rotated
+        assert await uow.api_keys.find_by_hash("hash2") == rotated  # the previous secret, in its grace
+        revoked = replace(rotated, revoked_at=later, previous_key_hash=None, previous_key_expires_at=None)
+        await uow.api_keys.save(revoked)
+        await uow.api_keys.touch("key_2", later, later - timedelta(minutes=1))
+        await uow.api_keys.touch("key_2", later + timedelta(seconds=30), later + timedelta(seconds=-30))
+    async with store.reading() as uow:
+        assert await uow.api_keys.find_by_hash("hash2") is None
+        assert await uow.api_keys.get("key_2") == replace(revoked, last_used_at=later)

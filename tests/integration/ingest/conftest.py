@@ -22,7 +22,7 @@ from shared.events.base import Event
 from shared.events.ingest import UsageBatchRecorded, UsageRecorded
 from shared.messaging.streams import INGEST
 
-TOKEN = "integration-token"
+TOKEN = "integration-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MAX_BODY = 64 * 1024
 DEADLINE_S = 10.0

@@ -24,6 +24,7 @@ from services.metering.main import MeteringService, create_service
 from services.metering.settings import MeteringSettings
 from shared.events.base import Event
 from shared.messaging.streams import GATEWAY, INGEST, METERING, SCHEDULER, ensure_streams
+from tests.integration.metering.gateway_auth import METERING_API_KEY, AsGateway
 from tests.unit.metering.builders import T0, price_book_set, tenant_created
 
 METERING_DURABLES = {
@@ -93,7 +94,10 @@ class Metering:
         return await eventually(fetch, accept, timeout)
 
     async def api(self, path: str, **params: Any) -> Any:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.host.http.port}") as client:
+        """GET as the gateway: signed for params' tenant_id (taken off the query), else the fleet."""
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{self.host.http.port}", auth=AsGateway()
+        ) as client:
             response = await client.get(path, params=params)
         assert response.status_code == 200, response.text
         return response.json()
@@ -126,6 +130,7 @@ async def running_metering(nats_url: str, database_url: str, **settings: Any) ->
         "invoice_publish_interval_s": 0.2,
         "outbox_poll_s": 0.1,
         "http_port": 0,
+        "metering_api_key": METERING_API_KEY,
         "webhook_backoff_base_s": 0.2,
         "webhook_backoff_max_s": 1.0,
         "webhook_poll_s": 0.05,

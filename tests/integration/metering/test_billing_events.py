@@ -33,6 +33,7 @@ from tests.integration.metering.billing_events_harness import (
     of_type,
     running_metering,
 )
+from tests.integration.metering.gateway_auth import AsGateway
 from tests.unit.metering.builders import T0, allocation_released
 
 SECRET = "whsec_integration-test-secret"
@@ -129,7 +130,8 @@ async def test_budget_thresholds_exhaustion_and_restoration_are_cloudevents_the_
         ["50"],
     )
     assert Decimal(budget["forecast_spend"]) > Decimal("30.00")
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{metering.host.http.port}") as client:
+    base_url = f"http://127.0.0.1:{metering.host.http.port}"
+    async with httpx.AsyncClient(base_url=base_url, auth=AsGateway()) as client:
         refused = await client.get("/v1/budgets", params={"tenant_id": t, "period": "2026-13"})
     assert refused.status_code == 400 and refused.headers["content-type"] == "application/problem+json"
     assert refused.json()["code"] == "invalid_period"

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.integration.metering.billing_events_harness import running_metering
+from tests.integration.metering.gateway_auth import AsGateway
 
 PROBLEM = "application/problem+json"
 
@@ -19,7 +20,7 @@ async def http(nats_url: str, fresh_database: str) -> AsyncIterator[httpx.AsyncC
     settings = {"chargeback_rates": {"H100": Decimal("3.60")}, "chargeback_idle": "separate_line"}
     async with (
         running_metering(nats_url, fresh_database, **settings) as metering,
-        httpx.AsyncClient(base_url=f"http://127.0.0.1:{metering.host.http.port}") as client,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{metering.host.http.port}", auth=AsGateway()) as client,
     ):
         yield client
 

@@ -20,6 +20,7 @@ from services.metering.webhooks.app.ports import WebhookEndpoint
 from shared.contracts.metering_api import DELIVERIES_PATH
 from shared.db.migrations import migrate
 from shared.db.pool import Database, create_pool
+from tests.integration.metering.gateway_auth import METERING_API_KEY, AsGateway
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -85,9 +86,9 @@ async def every_page(
 async def http(fresh_database: str) -> AsyncIterator[httpx.AsyncClient]:
     await migrate(fresh_database, SCHEMA, MIGRATIONS)
     pool = await create_pool(fresh_database, SCHEMA, max_size=2)
-    app = create_http_app(webhooks_router(Database(pool)))
+    app = create_http_app(webhooks_router(Database(pool)), service_key=METERING_API_KEY)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://metering"
+        transport=httpx.ASGITransport(app=app), base_url="http://metering", auth=AsGateway()
     ) as client:
         yield client
     await pool.close()

@@ -43,6 +43,7 @@ from shared.events.ingest import UsageBatchRecorded, UsageRecorded
 from shared.events.metering import InvoiceUpdated
 from shared.events.scheduler import AllocationReleased
 from shared.messaging.streams import INGEST, METERING, SCHEDULER
+from tests.integration.metering.gateway_auth import METERING_API_KEY
 from tests.integration.metering.usage_harness import fresh_streams
 from tests.unit.metering.usage.builders import inference, released, sample
 
@@ -281,6 +282,7 @@ async def test_invoices_are_exact_after_repeated_sigkills(
         "AIFACTORY_USAGE_BATCH_SIZE": "100",  # many commits, so the kills land between and inside them
         "AIFACTORY_LOG_LEVEL": "WARNING",
         "AIFACTORY_MAX_DELIVERIES": str(MAX_DELIVERIES),
+        "AIFACTORY_METERING_API_KEY": METERING_API_KEY,  # required to start
     }
     metering = MeteringProcess(env, tmp_path / "metering.log")
     db = await asyncpg.connect(fresh_database)

@@ -19,6 +19,7 @@ from shared.events.base import Event
 from shared.events.metering import InvoiceFinalized, InvoiceUpdated
 from shared.messaging.streams import METERING
 from shared.service import ServiceHost
+from tests.integration.metering.gateway_auth import METERING_API_KEY
 from tests.integration.metering.usage_harness import fresh_streams
 from tests.unit.metering.builders import (
     allocation_released,
@@ -107,6 +108,7 @@ async def harness(nats_url: str, fresh_database: str) -> AsyncIterator[Harness]:
         invoice_publish_interval_s=PUBLISH_INTERVAL_S,
         outbox_poll_s=0.1,
         http_port=0,  # metering serves its internal API too: never a fixed port in a test
+        metering_api_key=METERING_API_KEY,
     )
     host = create_service(settings, clock=ShiftedClock(JAN + timedelta(days=10)))
     await host.start()

@@ -10,6 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from tests.integration.metering.gateway_auth import AsGateway
 from tests.integration.metering.test_usage_pipeline import COUNTED, price_book
 from tests.integration.metering.usage_harness import UsageHarness, start_harness, unique
 from tests.unit.metering.usage.builders import inference, released, sample
@@ -24,7 +25,8 @@ async def harness(nats_url: str, fresh_database: str) -> AsyncIterator[UsageHarn
 @pytest.fixture
 async def http(harness: UsageHarness) -> AsyncIterator[httpx.AsyncClient]:
     await harness.host.http.wait_listening()
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{harness.host.http.port}") as client:
+    base_url = f"http://127.0.0.1:{harness.host.http.port}"
+    async with httpx.AsyncClient(base_url=base_url, auth=AsGateway()) as client:
         yield client
 
 
@@ -111,8 +113,9 @@ async def test_a_bad_query_is_a_problem_naming_each_parameter(http: httpx.AsyncC
 
 
 async def test_a_query_without_a_tenant_is_refused(http: httpx.AsyncClient) -> None:
+    # Signed for the operator's fleet view: usage answers for one tenant only.
     response = await http.get("/v1/usage", params={"start": "2026-11-01", "end": "2026-11-02"})
 
-    assert response.status_code == 422
+    assert response.status_code == 403
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["errors"][0]["field"] == "tenant_id"
+    assert response.json()["code"] == "scope_mismatch"

@@ -21,6 +21,7 @@ from services.metering.settings import MeteringSettings
 from shared.events.base import Event
 from shared.events.gateway import PriceBookSet, TenantCreated
 from shared.messaging.streams import GATEWAY, INGEST, METERING, SCHEDULER, ensure_streams
+from tests.integration.metering.gateway_auth import METERING_API_KEY
 
 DURABLES = {
     GATEWAY.name: ("metering-pricebooks", "metering-invoices"),
@@ -96,6 +97,7 @@ async def start_harness(nats_url: str, database_url: str, **settings: Any) -> As
         "invoice_publish_interval_s": 0.2,
         "outbox_poll_s": 0.1,
         "http_port": 0,
+        "metering_api_key": METERING_API_KEY,
         "max_deliveries": 2,
         "usage_retry_s": 0.2,
         "usage_max_wait_s": 2.0,

@@ -50,6 +50,7 @@ class FakeProcesses:
         self.found: dict[str, int] = {}
         self.missing_programs: set[str] = set()
         self.notes: list[str] = []
+        self.refusing: str | None = None  # why this node runs nothing (its sandbox is unavailable, say)
         self.on_launch = on_launch
 
     def files_for(self, job_id: str, replica: int, allocation_id: str) -> tuple[str, str]:
@@ -57,6 +58,8 @@ class FakeProcesses:
 
     def launch(self, record: WorkloadRecord) -> int:
         self.on_launch(record)
+        if self.refusing is not None:
+            raise LaunchFailed(125, f"not started: {self.refusing}", refused=record.launches == 0)
         if record.command[0] in self.missing_programs:
             raise LaunchFailed(127, f"cannot launch {record.command[0]!r}: command not found")
         self.next_pid += 1

@@ -70,6 +70,11 @@ class FakeNvml:
     def nvmlDeviceGetPowerUsage(self, handle: int) -> int:
         return [312_500, 27_000][handle]  # milliwatts
 
+    def nvmlDeviceGetMinorNumber(self, handle: int) -> int:
+        if handle in self.broken:
+            raise NVMLError("GPU is lost")
+        return [4, 7][handle]  # minors need not follow indexes
+
     def nvmlDeviceGetTotalEnergyConsumption(self, handle: int) -> int:
         if handle == 1:
             raise NVMLError_NotSupported("Not Supported")
@@ -120,3 +125,20 @@ def test_close_shuts_nvml_down() -> None:
     nvml = FakeNvml()
     NvmlBackend(nvml).close()
     assert nvml.shut_down
+
+
+def test_device_nodes_are_each_gpus_own_then_the_control_devices_present() -> None:
+    present = {"/dev/nvidiactl", "/dev/nvidia-uvm"}
+    backend = NvmlBackend(FakeNvml(), device_exists=present.__contains__)
+    backend.discover()
+
+    assert backend.device_nodes(["GPU-2222"]) == ["/dev/nvidia7", "/dev/nvidiactl", "/dev/nvidia-uvm"]
+    assert backend.device_nodes(["GPU-1111", "GPU-2222"])[:2] == ["/dev/nvidia4", "/dev/nvidia7"]
+    assert backend.device_nodes([]) == []  # bound to no GPU: no device node at all
+
+
+def test_a_gpu_that_cannot_name_its_device_node_is_a_gpu_query_error() -> None:
+    nvml = FakeNvml()
+    nvml.broken.add(1)
+    with pytest.raises(GpuQueryError, match="GPU-2222"):
+        NvmlBackend(nvml).device_nodes(["GPU-2222"])

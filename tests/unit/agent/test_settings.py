@@ -58,3 +58,37 @@ def test_a_pool_label_must_be_a_pool_name() -> None:
     assert parse_settings(["--label", "pool=research"]).agent_labels == {"pool": "research"}
     with pytest.raises(ValueError, match="label pool='GPU Pool' is not a pool name"):
         parse_settings(["--label", "pool=GPU Pool"])
+
+
+def test_the_sandbox_is_on_by_default_with_a_uid_per_tenant(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = AgentSettings()
+    assert settings.agent_sandbox is True
+    assert settings.workload_uids == range(200000, 300000)
+    assert settings.agent_workload_uid_per == "tenant"
+    assert (settings.agent_sandbox_read_only, settings.agent_sandbox_read_write) == ([], [])
+
+
+def test_sandbox_settings_from_the_environment_and_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIFACTORY_AGENT_SANDBOX", "off")
+    monkeypatch.setenv("AIFACTORY_AGENT_WORKLOAD_UID_RANGE", "500000-500999")
+    monkeypatch.setenv("AIFACTORY_AGENT_WORKLOAD_UID_PER", "allocation")
+    monkeypatch.setenv("AIFACTORY_AGENT_SANDBOX_READ_ONLY", '["/opt/models"]')
+    settings = AgentSettings()
+    assert settings.agent_sandbox is False
+    assert settings.workload_uids == range(500000, 501000)
+    assert settings.agent_workload_uid_per == "allocation"
+
+    flagged = parse_settings(
+        ["--sandbox", "on", "--bwrap", "/opt/bin/bwrap", "--workload-uids", "300000-300099",
+         "--sandbox-read-only", "/data", "--sandbox-read-write", "/scratch"]
+    )  # fmt: skip
+    assert (flagged.agent_sandbox, flagged.agent_sandbox_bwrap) == (True, "/opt/bin/bwrap")
+    assert flagged.workload_uids == range(300000, 300100)
+    assert flagged.agent_sandbox_read_only == [Path("/opt/models"), Path("/data")]
+    assert flagged.agent_sandbox_read_write == [Path("/scratch")]
+
+
+def test_a_bad_workload_uid_range_is_refused_at_start_up() -> None:
+    for bad in ("200000", "0-100", "300-200"):
+        with pytest.raises(ValueError, match="agent_workload_uid_range"):
+            AgentSettings(agent_workload_uid_range=bad)

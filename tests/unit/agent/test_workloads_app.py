@@ -153,6 +153,40 @@ async def test_a_program_that_cannot_launch_exits_127_and_an_inference_one_is_no
     assert any("command not found" in note for note in world.processes.notes)
 
 
+async def test_a_node_that_cannot_run_workloads_refuses_the_start_and_serves_the_next() -> None:
+    world = World()
+    world.processes.refusing = "the workload sandbox is unavailable: bubblewrap not found"
+    await world.commands.handle(start_command("a1"))
+
+    assert world.starts() == []
+    [exited] = world.exits()
+    assert (exited.exit_code, exited.refused, exited.stopped, exited.will_restart) == (
+        125,
+        True,
+        False,
+        False,
+    )
+    assert any("bubblewrap not found" in note for note in world.processes.notes)
+    assert "a1" not in world.supervisor.state.workloads  # finished: a redelivered start is not run
+
+    world.processes.refusing = None
+    await world.commands.handle(start_command("a2", gpu_uuids=[GPUS[1]]))
+    assert [started.allocation_id for started in world.starts()] == ["a2"]
+
+
+async def test_an_inference_replica_that_ran_before_fails_rather_than_is_refused() -> None:
+    world = World()
+    await world.commands.handle(start_command("a1", kind=JobKind.INFERENCE))
+    world.processes.end(101, 1)
+    await world.supervisor.check_once()  # exited: restarting after its backoff
+    world.processes.refusing = "the workload sandbox is unavailable"
+    world.time.now += 60
+    await world.supervisor.check_once()
+
+    final = world.exits()[-1]
+    assert (final.exit_code, final.refused, final.will_restart) == (125, False, False)
+
+
 async def test_after_a_restart_live_workloads_are_adopted_and_ended_ones_reported() -> None:
     state = AgentState(
         newest_epoch=3,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -28,6 +28,7 @@ class _State:
     quotas: dict[str, dict[str, int]] = field(default_factory=dict)
     price_books: list[PriceBookSet] = field(default_factory=list)
     outbox: list[Event] = field(default_factory=list)
+    key_touches: int = 0  # writes of a key's last_used_at
 
 
 class _Tenants:
@@ -58,10 +59,30 @@ class _ApiKeys:
         self._s = state
 
     async def add(self, key: ApiKey) -> None:
-        self._s.api_keys[key.key_hash] = key
+        self._s.api_keys[key.key_id] = key
 
     async def find_by_hash(self, key_hash: str) -> ApiKey | None:
-        return self._s.api_keys.get(key_hash)
+        return next(
+            (k for k in self._s.api_keys.values() if key_hash in (k.key_hash, k.previous_key_hash)), None
+        )
+
+    async def get(self, key_id: str, *, for_update: bool = False) -> ApiKey | None:
+        return self._s.api_keys.get(key_id)
+
+    async def list(
+        self, tenant_id: str | None, after: tuple[datetime, str] | None = None, limit: int | None = None
+    ) -> list[ApiKey]:
+        found = [k for k in self._s.api_keys.values() if tenant_id is None or k.tenant_id == tenant_id]
+        return _page(found, lambda k: (k.created_at, k.key_id), after, limit)
+
+    async def save(self, key: ApiKey) -> None:
+        self._s.api_keys[key.key_id] = replace(key, last_used_at=self._s.api_keys[key.key_id].last_used_at)
+
+    async def touch(self, key_id: str, at: datetime, unless_since: datetime) -> None:
+        key = self._s.api_keys[key_id]
+        if key.last_used_at is None or key.last_used_at < unless_since:
+            self._s.api_keys[key_id] = replace(key, last_used_at=at)
+            self._s.key_touches += 1
 
 
 class _Projects:

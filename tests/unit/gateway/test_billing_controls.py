@@ -10,13 +10,13 @@ from uuid import uuid4
 
 import pytest
 
-from services.gateway.app.administration import CreateKey
 from services.gateway.app.billing_controls import (
     BillingControls,
     MeteringUnavailable,
     RegisterWebhook,
     SetBudget,
 )
+from services.gateway.app.keys import CreateKey
 from services.gateway.app.pages import PageRequest
 from services.gateway.domain.auth import Principal, Role
 from services.gateway.domain.errors import Forbidden, InvalidInput, NotFound
@@ -33,7 +33,7 @@ def world() -> World:
 
 async def key(world: World, admin: Principal, role: str) -> Principal:
     assert admin.tenant_id is not None
-    created = await world.cases.administration.create_key(admin, CreateKey(admin.tenant_id, Role(role), role))
+    created = await world.cases.keys.create_key(admin, CreateKey(admin.tenant_id, Role(role), role))
     return await world.cases.authenticator.authenticate(created.plaintext)
 
 

@@ -7,13 +7,13 @@ from decimal import Decimal
 import pytest
 
 from services.gateway.app.administration import (
-    CreateKey,
     CreateProject,
     CreateTenant,
     SetPriceBook,
     SetQuotas,
 )
 from services.gateway.app.jobs import ListJobs, SubmitJob
+from services.gateway.app.keys import CreateKey
 from services.gateway.app.read_models import apply_job_state_changed
 from services.gateway.app.use_cases import GatewayUseCases
 from services.gateway.domain.auth import Principal, Role
@@ -34,7 +34,7 @@ from shared.events.scheduler import JobStateChanged
 from tests.unit.gateway.fakes import InMemoryStore
 
 OPERATOR = Principal.operator()
-ADMIN_KEY = "operator-key"
+ADMIN_KEY = "operator-key-for-the-unit-tests"
 
 
 class World:
@@ -77,7 +77,7 @@ async def test_a_duplicate_project_name_in_one_tenant_is_a_conflict(world: World
 
 async def test_keys_cannot_be_made_for_an_unknown_tenant(world: World) -> None:
     with pytest.raises(NotFound, match="tenant tnt_nope not found"):
-        await world.cases.administration.create_key(OPERATOR, CreateKey("tnt_nope", Role.MEMBER, "k"))
+        await world.cases.keys.create_key(OPERATOR, CreateKey("tnt_nope", Role.MEMBER, "k"))
 
 
 async def test_quotas_emit_one_event_per_model_and_refuse_negatives(world: World) -> None:

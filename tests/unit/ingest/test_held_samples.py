@@ -105,7 +105,7 @@ async def test_a_failed_dead_letter_keeps_the_sample_held() -> None:
 
 
 def test_the_retention_defaults_to_a_week_and_must_be_positive() -> None:
-    token = {"ingest_token": "t"}
+    token = {"ingest_token": "unit-test-ingest-token-0123456789"}
     assert IngestSettings(**token).held_sample_retention_s == 7 * DAY_S  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="held_sample_retention_s"):
         IngestSettings(**token, held_sample_retention_s=0)  # type: ignore[arg-type]

@@ -189,6 +189,8 @@ WEBHOOKS = [
     Case("a secret of 200 characters", "webhook", True, _endpoint(secret="s" * 200)),
     Case("an ftp URL", "webhook", False, _endpoint(url="ftp://billing.example/hooks")),
     Case("a URL without a host", "webhook", False, _endpoint(url="https:///hooks")),
+    # urlsplit raises on it: both used to crash (a 500 at the gateway, retries then a dead letter).
+    Case("a URL with an unclosed IPv6 bracket", "webhook", False, _endpoint(url="http://[::1/hooks")),
     Case("a URL of 2,001 characters", "webhook", False, _endpoint(url="https://b.example/" + "x" * 1983)),
     Case("a secret of 15 characters", "webhook", False, _endpoint(secret="s" * 15)),
     Case("a secret of 201 characters", "webhook", False, _endpoint(secret="s" * 201)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -66,6 +67,14 @@ def build_app(codes: ProblemCodes | None = None) -> FastAPI:
     @app.get("/database-gone")
     async def database_gone() -> None:
         raise ConnectionRefusedError(111, "Connect call failed")
+
+    @app.get("/database-socket-gone")
+    async def database_socket_gone() -> None:
+        raise FileNotFoundError(2, "No such file or directory")  # a Unix socket's server is down
+
+    @app.get("/file-missing")
+    def file_missing() -> None:
+        Path("/nonexistent/aifactory-file").read_text()  # a bug of ours, not the database's absence
 
     return app
 
@@ -162,12 +171,16 @@ async def test_an_unexpected_error_is_a_500_problem_without_the_cause(client: ht
     assert "a bug" not in body["detail"]
 
 
-@pytest.mark.parametrize("path", ["/database-restarting", "/database-gone"])
+@pytest.mark.parametrize("path", ["/database-restarting", "/database-gone", "/database-socket-gone"])
 async def test_a_database_out_of_reach_is_a_503_to_try_again(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)
     body = problem_of(response, 503, "unavailable")
     assert response.headers["Retry-After"] == "1"
     assert "try again" in body["detail"] and "starting up" not in body["detail"]
+
+
+async def test_a_file_of_our_own_missing_is_still_a_500(client: httpx.AsyncClient) -> None:
+    problem_of(await client.get("/file-missing"), 500, "internal-error")
 
 
 async def test_codes_follow_the_services_spelling() -> None:

@@ -12,6 +12,7 @@ from services.gateway.adapters.http import (
     routes_budgets_webhooks,
     routes_chargeback,
     routes_jobs,
+    routes_keys,
     routes_usage_exports,
 )
 from services.gateway.adapters.http.problems import GATEWAY_CODES, install_gateway_problem_handlers
@@ -41,6 +42,7 @@ def create_http_app(use_cases: GatewayUseCases, *, max_body_bytes: int = DEFAULT
     app.add_middleware(TracingMiddleware)  # outermost: the guard's refusals are traced too
     routers = (
         routes_admin.router,
+        routes_keys.router,
         routes_jobs.router,
         routes_billing_fleet.router,
         routes_budgets_webhooks.router,

@@ -1,4 +1,4 @@
-"""Tenants, API keys, projects, quotas and price books."""
+"""Tenants, projects, quotas and price books (API keys: routes_keys.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ from fastapi import APIRouter, Query, status
 from services.gateway.adapters.http.dependencies import CurrentPrincipal, Paging, UseCases
 from services.gateway.adapters.http.links import PROJECT, TENANT, linked, to
 from services.gateway.adapters.http.schemas import (
-    CreateKeyRequest,
     CreateProjectRequest,
     CreateTenantRequest,
-    KeyCreatedResponse,
     PriceBookResponse,
     ProjectList,
     ProjectResponse,
@@ -24,7 +22,6 @@ from services.gateway.adapters.http.schemas import (
     TenantResponse,
 )
 from services.gateway.app.administration import (
-    CreateKey,
     CreateProject,
     CreateTenant,
     SetPriceBook,
@@ -42,6 +39,7 @@ router = APIRouter(prefix="/v1", tags=["administration"])
         201,
         GetProjects=to("list_projects_v1_projects_get", query_tenant_id=TENANT),
         CreateKey=to("create_key_v1_tenants__tenant_id__keys_post", path_tenant_id=TENANT),
+        GetKeys=to("list_keys_v1_keys_get", query_tenant_id=TENANT),
         SetPriceBook=to("set_price_book_v1_tenants__tenant_id__price_book_put", path_tenant_id=TENANT),
         GetPriceBook=to("get_price_book_v1_tenants__tenant_id__price_book_get", path_tenant_id=TENANT),
         GrantCredit=to("grant_credit_v1_tenants__tenant_id__credits_post", path_tenant_id=TENANT),
@@ -73,25 +71,6 @@ async def list_tenants(principal: CurrentPrincipal, use_cases: UseCases, page: P
     tenants = await use_cases.administration.list_tenants(principal, page)
     return TenantList(
         items=[TenantResponse(**vars(t)) for t in tenants.items], next_page_token=tenants.next_page_token
-    )
-
-
-@router.post(
-    "/tenants/{tenant_id}/keys", status_code=status.HTTP_201_CREATED, response_model=KeyCreatedResponse
-)
-async def create_key(
-    tenant_id: str, body: CreateKeyRequest, principal: CurrentPrincipal, use_cases: UseCases
-) -> KeyCreatedResponse:
-    """The operator or the tenant's admin: a new API key with a role (returned once)."""
-    created = await use_cases.administration.create_key(principal, CreateKey(tenant_id, body.role, body.name))
-    key = created.key
-    return KeyCreatedResponse(
-        key_id=key.key_id,
-        tenant_id=key.tenant_id,
-        role=key.role,
-        name=key.name,
-        created_at=key.created_at,
-        api_key=created.plaintext,
     )
 
 

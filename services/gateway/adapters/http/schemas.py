@@ -8,7 +8,6 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
-from services.gateway.domain.auth import Role
 from services.gateway.domain.model import Invoice, Job, Node, Project
 from shared.events.gateway import CommitmentSpec, PriceBookSet, PricePlanSpec
 from shared.events.jobs import JobSpec, JobState, JobSubmission
@@ -26,11 +25,6 @@ Identifier = Annotated[str, Field(min_length=1, max_length=100)]
 class CreateTenantRequest(RequestBody):
     name: Name
     currency: str = Field(default="USD", description="ISO 4217 code, three upper-case letters")
-
-
-class CreateKeyRequest(RequestBody):
-    role: Role
-    name: Name
 
 
 class CreateProjectRequest(RequestBody):
@@ -111,15 +105,6 @@ class TenantCreatedResponse(BaseModel):
     currency: str
     created_at: datetime
     admin_key: str = Field(description="the tenant's first admin API key; shown only this once")
-
-
-class KeyCreatedResponse(BaseModel):
-    key_id: str
-    tenant_id: str
-    role: Role
-    name: str
-    created_at: datetime
-    api_key: str = Field(description="shown only this once; the gateway keeps only its hash")
 
 
 class ProjectResponse(BaseModel):

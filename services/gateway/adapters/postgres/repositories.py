@@ -9,8 +9,7 @@ from typing import Any
 import asyncpg
 
 from services.gateway.app.ports import JobQuery
-from services.gateway.domain.auth import Role
-from services.gateway.domain.model import ApiKey, Invoice, Job, Node, Project, Tenant
+from services.gateway.domain.model import Invoice, Job, Node, Project, Tenant
 from shared.events.gateway import PriceBookSet
 from shared.events.jobs import JobSpec, JobState
 from shared.events.metering import InvoiceLine
@@ -55,36 +54,6 @@ class PgTenants:
 
 def _tenant(row: asyncpg.Record) -> Tenant:
     return Tenant(row["tenant_id"], row["name"], row["currency"], row["created_at"])
-
-
-class PgApiKeys:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self._conn = conn
-
-    async def add(self, key: ApiKey) -> None:
-        await self._conn.execute(
-            "INSERT INTO api_keys (key_id, tenant_id, role, name, key_hash, created_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6)",
-            key.key_id,
-            key.tenant_id,
-            key.role.value,
-            key.name,
-            key.key_hash,
-            key.created_at,
-        )
-
-    async def find_by_hash(self, key_hash: str) -> ApiKey | None:
-        row = await self._conn.fetchrow("SELECT * FROM api_keys WHERE key_hash = $1", key_hash)
-        if row is None:
-            return None
-        return ApiKey(
-            row["key_id"],
-            row["tenant_id"],
-            Role(row["role"]),
-            row["name"],
-            row["key_hash"],
-            row["created_at"],
-        )
 
 
 class PgProjects:

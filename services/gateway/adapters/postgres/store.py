@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+from services.gateway.adapters.postgres.key_repository import PgApiKeys
 from services.gateway.adapters.postgres.repositories import (
-    PgApiKeys,
     PgInvoices,
     PgJobs,
     PgNodes,

@@ -1,4 +1,5 @@
-"""Metering's internal budgets API (the gateway calls it for a tenant it authenticated): GET /v1/budgets,
+"""Metering's internal budgets API (the gateway calls it for a tenant it authenticated, and asserts that
+tenant in its signed call: platform/http.py TenantId): GET /v1/budgets,
 answering with shared/contracts/metering_api.py TenantBudgets, the period (default: the current one)
 with each budget's spend and its forecast as of now."""
 

@@ -1,10 +1,11 @@
 """Metering's internal chargeback / showback API (the gateway calls it for a tenant it authenticated, or
-for the operator):
+for the operator), the view chosen by the scope of the gateway's signed call (platform/http.py
+CallerScope), never by a query parameter:
 
-GET /v1/chargeback?period=YYYY-MM[&idle=shared|separate_line][&tenant_id=T]
-  200 with tenant_id: that tenant's own lines (per project and GPU model: GPU-seconds, usage cost, its
+GET /v1/chargeback?period=YYYY-MM[&idle=shared|separate_line]
+  200 in a tenant's scope: that tenant's own lines (per project and GPU model: GPU-seconds, usage cost, its
       share of the idle cost in shared mode, total), its GPU-seconds on models without a rate, its total.
-  200 without tenant_id: the fleet's view for the operator: per GPU model the rate, capacity, used and
+  200 in the operator's fleet scope: the fleet's view: per GPU model the rate, capacity, used and
       idle GPU-seconds, idle cost and idle line; every tenant's lines; unrated models; the total.
   Amounts are decimal strings in the fleet's currency (AIFACTORY_CHARGEBACK_CURRENCY), at the fleet's
   rates (AIFACTORY_CHARGEBACK_RATES); idle defaults to AIFACTORY_CHARGEBACK_IDLE.
@@ -23,7 +24,7 @@ from services.metering.chargeback.adapters.fleet_usage import PostgresFleetUsage
 from services.metering.chargeback.app.use_cases import chargeback
 from services.metering.chargeback.domain.report import FleetChargeback, FleetRates
 from services.metering.chargeback.domain.showback import IdleCostMode
-from services.metering.platform.http import checked_period
+from services.metering.platform.http import CallerScope, checked_period
 from shared.contracts import metering_api as api
 from shared.db.pool import Database
 
@@ -34,12 +35,13 @@ def chargeback_router(db: Database, rates: FleetRates, default_mode: IdleCostMod
 
     @router.get(api.CHARGEBACK_PATH, response_model_exclude_none=True)
     async def read_chargeback(
+        scope: CallerScope,
         period: Annotated[str, Query(description="the calendar month, YYYY-MM (UTC)")],
         idle: Annotated[IdleCostMode | None, Query(description="shared or separate_line")] = None,
-        tenant_id: Annotated[str | None, Query(min_length=1, description="that tenant's part only")] = None,
     ) -> api.ChargebackReport:
         mode = idle or default_mode
-        report = await chargeback(usage, rates, checked_period(period), mode, tenant_id)
+        # The fleet's view (tenant_id None) only in the operator's fleet scope.
+        report = await chargeback(usage, rates, checked_period(period), mode, scope.tenant_id)
         view: dict[str, Any]
         if isinstance(report, FleetChargeback):
             view = {

@@ -1,10 +1,10 @@
-"""Metering's internal export API (the gateway calls it for a tenant it authenticated), built from the
-live invoices:
+"""Metering's internal export API (the gateway calls it for a tenant it authenticated, asserted in its
+signed call: platform/http.py TenantId), built from the live invoices:
 
-GET /v1/invoices/{invoice_id}/export?tenant_id=T&format=json|csv
+GET /v1/invoices/{invoice_id}/export?format=json|csv
   200: the invoice as JSON (application/json) or CSV, one row per line (text/csv); invoice_export.py.
   404 invoice_not_found: no invoice by that id, or it is another tenant's.
-GET /v1/focus?tenant_id=T&period=YYYY-MM
+GET /v1/focus?period=YYYY-MM
   200: FinOps FOCUS 1.2 CSV (text/csv), one row per line of the tenant's invoice of the period; just
   the header when there is none; focus_export.py.
   400 invalid_period: problem+json.

@@ -1,8 +1,8 @@
 """The internal usage API (platform/http.py serves it): GET /v1/usage, answering with the shared model
 shared/contracts/metering_api.py UsageReport (the gateway's client reads the same model).
 
-The gateway calls it on behalf of a tenant it has authenticated, and passes that tenant's id as the
-required `tenant_id` query parameter; every query reads that tenant's rollups and no one else's.
+The gateway calls it on behalf of a tenant it has authenticated, and asserts that tenant in its signed
+call (platform/http.py TenantId); every query reads that tenant's rollups and no one else's.
 A bad query is a 400 invalid_usage_query (or 422 invalid_request) problem naming each bad parameter.
 """
 
@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from services.metering.platform.http import TenantId
 from services.metering.usage.app.ports import UsageReader
 from services.metering.usage.domain.queries import InvalidUsageQuery, UsageRow, usage_query
 from services.metering.usage.domain.readings import METER_UNITS
@@ -40,7 +41,7 @@ def usage_router(reader: UsageReader) -> APIRouter:
 
     @router.get(api.USAGE_PATH)
     async def usage(
-        tenant_id: Annotated[str, Query(min_length=1, description="the authenticated tenant")],
+        tenant_id: TenantId,
         start: Annotated[date, Query(description="first day (UTC)")],
         end: Annotated[date, Query(description="the day after the last (UTC)")],
         grain: str = "day",

@@ -1,8 +1,8 @@
-"""Metering's internal webhooks API (the gateway calls it for a tenant it authenticated), answering with
-the models of shared/contracts/metering_api.py:
+"""Metering's internal webhooks API (the gateway calls it for a tenant it authenticated, asserted in its
+signed call: platform/http.py TenantId), answering with the models of shared/contracts/metering_api.py:
 
-GET /v1/webhooks?tenant_id=T    TenantWebhooks (never the secrets)
-GET /v1/webhooks/deliveries?tenant_id=T[&endpoint_id=E][&limit=50][&after=CURSOR]    TenantDeliveries,
+GET /v1/webhooks    TenantWebhooks (never the secrets)
+GET /v1/webhooks/deliveries[?endpoint_id=E][&limit=50][&after=CURSOR]    TenantDeliveries,
     a page of the delivery log newest first, each delivery with every attempt; its next_cursor, passed
     as `after`, asks for the next page (null on the last). A bad cursor: 400 invalid_cursor naming `after`.
 """

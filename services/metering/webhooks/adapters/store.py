@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from itertools import groupby
 from uuid import UUID
@@ -29,13 +29,38 @@ WHERE webhook_endpoints.set_at <= EXCLUDED.set_at AND webhook_endpoints.tenant_i
 RETURNING true
 """
 
-# SKIP LOCKED: dispatchers of several replicas share the work; the lease hides a claimed delivery
-# until its attempt is recorded (or the lease runs out, when its dispatcher died).
+# The dispatchers' claim, fair between tenants. SKIP LOCKED: dispatchers of several replicas share the
+# work; the lease hides a claimed delivery until its attempt is recorded (or the lease runs out, when its
+# dispatcher died). The tenants with pending deliveries are found by skipping through the index (one
+# probe per tenant, not one row per delivery: a tenant's backlog costs the others nothing); each tenant
+# offers its oldest due deliveries, as many as it has room for ($4 less its attempts in flight, $5/$6),
+# and the free slots ($2) go to each tenant's first, then each one's second, ...
 CLAIM_DUE_SQL = """
-WITH due AS (
-    SELECT d.delivery_id FROM webhook_deliveries d JOIN webhook_endpoints e USING (endpoint_id)
-    WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND e.active
-    ORDER BY d.next_attempt_at, d.delivery_id
+WITH RECURSIVE pending_tenants(tenant_id) AS (
+    (SELECT tenant_id FROM webhook_deliveries WHERE status = 'pending' ORDER BY tenant_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT d.tenant_id FROM webhook_deliveries d
+            WHERE d.status = 'pending' AND d.tenant_id > p.tenant_id ORDER BY d.tenant_id LIMIT 1)
+    FROM pending_tenants p WHERE p.tenant_id IS NOT NULL
+),
+offered AS (
+    SELECT c.delivery_id, c.next_attempt_at, c.turn
+    FROM pending_tenants p
+    LEFT JOIN unnest($5::text[], $6::int[]) AS busy(tenant_id, in_flight) ON busy.tenant_id = p.tenant_id
+    CROSS JOIN LATERAL (
+        SELECT d.delivery_id, d.next_attempt_at,
+               row_number() OVER (ORDER BY d.next_attempt_at, d.delivery_id) AS turn
+        FROM webhook_deliveries d JOIN webhook_endpoints e USING (endpoint_id)
+        WHERE d.status = 'pending' AND d.tenant_id = p.tenant_id AND d.next_attempt_at <= $1 AND e.active
+        ORDER BY d.next_attempt_at, d.delivery_id
+        LIMIT greatest($4::int - coalesce(busy.in_flight, 0), 0)
+    ) c
+    WHERE p.tenant_id IS NOT NULL
+),
+due AS (
+    SELECT d.delivery_id FROM webhook_deliveries d JOIN offered o USING (delivery_id)
+    WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+    ORDER BY o.turn, o.next_attempt_at, d.delivery_id
     LIMIT $2
     FOR UPDATE OF d SKIP LOCKED
 )
@@ -45,6 +70,10 @@ WHERE d.delivery_id = due.delivery_id AND e.endpoint_id = d.endpoint_id
 RETURNING d.delivery_id, d.endpoint_id, d.tenant_id, e.url, e.secret, d.event_id, d.event_type, d.body,
           d.attempts + 1 AS attempt
 """
+
+# A tenant's set of endpoints changes one transaction at a time (every replica's): its cap is counted
+# and kept in one step, and an endpoint is not removed while a delivery to it is being queued.
+LOCK_TENANT_ENDPOINTS_SQL = "SELECT pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || $1, 0))"
 
 RECORD_ATTEMPT_SQL = """
 WITH moved AS (
@@ -87,6 +116,7 @@ class PgWebhookStore:
         return bool(saved)
 
     async def deactivate_endpoint(self, tenant_id: str, endpoint_id: str, at: datetime) -> bool:
+        await self._conn.execute(LOCK_TENANT_ENDPOINTS_SQL, tenant_id)
         status = await self._conn.execute(
             "UPDATE webhook_endpoints SET active = false WHERE endpoint_id = $1 AND tenant_id = $2",
             endpoint_id,
@@ -103,6 +133,7 @@ class PgWebhookStore:
         return True
 
     async def subscribers(self, tenant_id: str) -> Sequence[WebhookEndpoint]:
+        await self._conn.execute(LOCK_TENANT_ENDPOINTS_SQL, tenant_id)
         rows = await self._conn.fetch(
             "SELECT * FROM webhook_endpoints WHERE tenant_id = $1 AND active ORDER BY endpoint_id", tenant_id
         )
@@ -130,8 +161,18 @@ class PgWebhookStore:
         )
         return bool(added)
 
-    async def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> Sequence[DueDelivery]:
-        rows = await self._conn.fetch(CLAIM_DUE_SQL, now, limit, lease_until)
+    async def claim_due(
+        self,
+        now: datetime,
+        limit: int,
+        lease_until: datetime,
+        per_tenant: int | None = None,
+        in_flight: Mapping[str, int] | None = None,
+    ) -> Sequence[DueDelivery]:
+        busy = dict(in_flight or {})
+        rows = await self._conn.fetch(
+            CLAIM_DUE_SQL, now, limit, lease_until, per_tenant or limit, list(busy), list(busy.values())
+        )
         return [
             DueDelivery(
                 delivery_id=row["delivery_id"],

@@ -79,7 +79,8 @@ class WebhookStore(Protocol):
         ...
 
     async def subscribers(self, tenant_id: str) -> Sequence[WebhookEndpoint]:
-        """The tenant's active endpoints."""
+        """The tenant's active endpoints, which no other transaction may change until this one ends (so
+        the cap on endpoints holds across replicas, and no delivery is queued to a removed endpoint)."""
         ...
 
     async def add_delivery(
@@ -88,9 +89,19 @@ class WebhookStore(Protocol):
         """A pending delivery, due at once; False when the endpoint has this event already."""
         ...
 
-    async def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> Sequence[DueDelivery]:
-        """Due pending deliveries of active endpoints, oldest due first; each is hidden from other
-        claims until lease_until (a dispatcher that dies mid-attempt has it tried again then)."""
+    async def claim_due(
+        self,
+        now: datetime,
+        limit: int,
+        lease_until: datetime,
+        per_tenant: int | None = None,
+        in_flight: Mapping[str, int] | None = None,
+    ) -> Sequence[DueDelivery]:
+        """At most `limit` due pending deliveries of active endpoints, oldest due first; each is hidden
+        from other claims until lease_until (a dispatcher that dies mid-attempt has it tried again then).
+        With `per_tenant`: at most that many of a tenant, less its attempts `in_flight` already, and the
+        tenants taken in turn (each one's oldest first, then each one's second, ...), so a tenant with
+        a backlog cannot take every slot."""
         ...
 
     async def record_attempt(

@@ -13,6 +13,8 @@ from services.metering.webhooks.domain.rules import (
     DeliveryStatus,
     InvalidWebhook,
     RetryPolicy,
+    WebhookLimits,
+    endpoint_cap_refusal,
     is_delivered,
     signature_header,
     subscribes,
@@ -23,12 +25,22 @@ from shared.events.gateway import WebhookEndpointRemoved, WebhookEndpointSet
 from shared.events.metering import WebhookDeliveryFailed
 
 USER_AGENT = "aifactory-webhooks/1"
+DEFAULT_LIMITS = WebhookLimits()
 
 
-async def record_endpoint(store: WebhookStore, event: WebhookEndpointSet) -> None:
+async def record_endpoint(
+    store: WebhookStore, event: WebhookEndpointSet, limits: WebhookLimits = DEFAULT_LIMITS
+) -> None:
+    """Keep the endpoint, unless the shared rule or the tenant's cap refuses it (InvalidWebhook: the
+    consumer dead-letters the event with the reason). The gateway cannot know the cap, as it holds no
+    endpoints: the refusal happens here. Where deliveries may go is checked at each delivery."""
     problems = endpoint_problems(event.url, event.secret, event.event_types)
     if problems:
         raise InvalidWebhook(f"webhook endpoint {event.endpoint_id}: " + "; ".join(map(str, problems)))
+    # The store holds the tenant's endpoints steady until this transaction ends: count and save are one.
+    active = [endpoint.endpoint_id for endpoint in await store.subscribers(event.tenant_id)]
+    if refusal := endpoint_cap_refusal(active, event.endpoint_id, limits.max_endpoints_per_tenant):
+        raise InvalidWebhook(f"webhook endpoint {event.endpoint_id}: {refusal}")
     endpoint = WebhookEndpoint(
         endpoint_id=event.endpoint_id,
         tenant_id=event.tenant_id,

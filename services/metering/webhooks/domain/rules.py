@@ -12,18 +12,21 @@ Rules:
    tried again after an exponential backoff with jitter: base x 2^(attempt - 1), at most max_delay,
    of which the last `jitter` fraction is random. After max_attempts attempts the delivery gives up
    (failed); every attempt is kept in the delivery log.
+4. Destinations and limits: only globally routable addresses (unless the operator allows its own
+   network), an attempt has a deadline and reads a bounded response, and a tenant has at most so many
+   endpoints and attempts under way (WebhookLimits), so it cannot hurt the platform or another tenant.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
 from services.metering.domain.errors import RejectedInput
+from shared.contracts.webhook_endpoints import non_global_reason
 
 SIGNATURE_HEADER = "Webhook-Signature"
 SIGNATURE_VERSION = "v1"
@@ -92,22 +95,43 @@ def subscribes(event_types: Collection[str], event_type: str) -> bool:
 
 
 def internal_address(address: str) -> str | None:
-    """What makes an IP address internal (loopback, private, link-local, ...), or None for a public one.
+    """What makes an IP address no webhook destination (loopback, private, link-local, carrier-grade
+    NAT, ...), or None for a globally routable one: the shared rule (shared/contracts/webhook_endpoints.py),
+    which the gateway applies to literal addresses at registration."""
+    return non_global_reason(address)
 
-    Webhook URLs come from tenants: delivering to an internal address would let a tenant make the
-    platform call its own network (SSRF), so such destinations are refused unless the operator allows them.
+
+@dataclass(frozen=True)
+class WebhookLimits:
+    """What one tenant may take of the platform (rule 4), besides each attempt's deadline
+    (AIFACTORY_WEBHOOK_TIMEOUT_S, from resolving and connecting to the last byte of the response read:
+    a receiver that trickles its answer is cut there, as is one that never answers).
+
+    - max_response_bytes: at most this much of a response is read (the rest is never received).
+    - max_in_flight_per_tenant: attempts of one tenant under way at once, per dispatcher; the dispatcher
+      fills its free slots from the tenants with due deliveries in turn, so a tenant with a slow or
+      failing endpoint holds at most this many slots and the others' deliveries go on at once.
+    - max_endpoints_per_tenant: active endpoints of one tenant; one more is refused (dead-lettered).
     """
-    ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone id is not part of the address
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    for kind, flagged in (
-        ("loopback", ip.is_loopback),
-        ("link-local", ip.is_link_local),
-        ("private", ip.is_private),
-        ("multicast", ip.is_multicast),
-        ("unspecified", ip.is_unspecified),
-        ("reserved", ip.is_reserved),
-    ):
-        if flagged:
-            return kind
-    return None
+
+    max_response_bytes: int = 64 * 1024
+    max_in_flight_per_tenant: int = 4
+    max_endpoints_per_tenant: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("max_response_bytes", "max_in_flight_per_tenant", "max_endpoints_per_tenant"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+def endpoint_cap_refusal(
+    active_endpoint_ids: Collection[str], endpoint_id: str, max_endpoints: int
+) -> str | None:
+    """Why setting the endpoint would exceed its tenant's cap (None when it may be set): setting one of
+    the tenant's active endpoints again replaces it and is always allowed."""
+    if endpoint_id in active_endpoint_ids or len(active_endpoint_ids) < max_endpoints:
+        return None
+    return (
+        f"the tenant has {len(active_endpoint_ids)} active webhook endpoints, the most allowed "
+        f"(AIFACTORY_WEBHOOK_MAX_ENDPOINTS_PER_TENANT={max_endpoints}); remove one first"
+    )
