@@ -20,7 +20,14 @@ _UNAVAILABLE = (
 # A connect that fails at the socket: ENOENT is a Unix-domain socket whose server is down (the file is
 # gone). Only errors without a file name: a file the code opened itself is no database's absence.
 _SOCKET_ERRNOS = frozenset(
-    {errno.ENOENT, errno.ECONNREFUSED, errno.ECONNRESET, errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.ENETUNREACH}
+    {
+        errno.ENOENT,
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ETIMEDOUT,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+    }
 )
 
 
