@@ -224,6 +224,7 @@ async def run(args: argparse.Namespace, nats_server: EmbeddedNats, database_url:
         "AIFACTORY_HTTP_PORT": "0",
         "AIFACTORY_LOG_LEVEL": "WARNING",
         "AIFACTORY_INGEST_TOKEN": secrets.token_urlsafe(24),
+        "AIFACTORY_METERING_API_KEY": secrets.token_urlsafe(32),
         "AIFACTORY_USAGE_BATCH_SIZE": str(args.batch_size),
         "AIFACTORY_SAMPLE_BATCH_SIZE": str(args.batch_size),
         "AIFACTORY_USAGE_CONSUMERS": str(args.consumers),

@@ -31,6 +31,7 @@ import asyncio
 import json
 import os
 import random
+import secrets
 import statistics
 import tempfile
 import time
@@ -50,6 +51,7 @@ from services.metering.usage.adapters.http import usage_router
 from services.metering.usage.adapters.reader import PostgresUsageReader
 from services.metering.usage.domain.queries import usage_query
 from shared.clock import ManualClock
+from shared.contracts.service_auth import ServiceScope, authorization
 from shared.db.migrations import migrate
 from shared.db.pool import Database, create_pool
 from shared.infra.embedded import EmbeddedPostgres, with_database
@@ -181,19 +183,19 @@ async def time_queries(db: Database, tenants: int, count: int, seed: int) -> tup
 
 
 async def time_http(db: Database, tenants: int, count: int, seed: int) -> list[float]:
-    app = create_http_app(usage_router(PostgresUsageReader(db)))
+    service_key = secrets.token_urlsafe(32)
+    app = create_http_app(usage_router(PostgresUsageReader(db)), service_key=service_key)
     rng = random.Random(seed)
     end: date = MONTH_START.date() + timedelta(days=31)
     timings = []
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metering") as http:
         for _ in range(count):
-            params = {
-                "tenant_id": f"tenant-{rng.randrange(tenants):04d}",
-                "start": "2026-10-01",
-                "end": end.isoformat(),
-            }
+            # Signed as the gateway signs each read (the tenant travels in the assertion, not the query).
+            scope = ServiceScope.tenant(f"tenant-{rng.randrange(tenants):04d}")
+            params = {"start": "2026-10-01", "end": end.isoformat()}
             started = time.perf_counter()
-            response = await http.get("/v1/usage", params=params)
+            signed = {"Authorization": authorization(service_key, scope, "GET", "/v1/usage", time.time())}
+            response = await http.get("/v1/usage", params=params, headers=signed)
             timings.append((time.perf_counter() - started) * 1000)
             response.raise_for_status()
     return timings
