@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from services.cli import admin_commands, job_commands, key_commands, status_command
+from services.cli import admin_commands, audit_command, job_commands, key_commands, status_command
 from services.cli.rebuild_command import invoice_rebuild
 from services.cli.sim_command import sim
 from services.cli.up_command import DataDir, down, up
@@ -23,6 +23,7 @@ job_commands.register(app)
 admin_commands.register(app)
 key_commands.register(app)
 status_command.register(app)
+audit_command.register(app)
 console = Console()
 
 

@@ -105,6 +105,26 @@ class GatewayClient:
         """A new secret for the key; the old one keeps working `grace_s` seconds (0: stops at once)."""
         return self._call("POST", f"/v1/keys/{key_id}/rotate", json={"grace_s": grace_s})
 
+    # The audit log: newest first
+    def audit(
+        self,
+        tenant_id: str | None = None,
+        action: str | None = None,
+        since: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """The newest `limit` entries (operator: every tenant's, or `tenant_id`'s; a tenant admin: its own)."""
+        filters = {"tenant_id": tenant_id, "action": action, "since": since}
+        query = {k: v for k, v in filters.items() if v is not None} | {"page_size": min(limit, _PAGE_SIZE)}
+        items: list[dict[str, Any]] = []
+        while len(items) < limit:
+            page = self._call("GET", "/v1/audit", params=query)
+            items.extend(page["items"])
+            if not page.get("next_page_token"):
+                break
+            query["page_token"] = page["next_page_token"]
+        return items[:limit]
+
     def create_project(self, name: str, tenant_id: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"name": name}
         if tenant_id:

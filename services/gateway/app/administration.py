@@ -9,6 +9,7 @@ from decimal import Decimal
 from pricing.meters import gpu_model_problems
 from pricing.money import currency_problems
 from pricing.price_books import price_book_problems
+from services.gateway.app.audit import record
 from services.gateway.app.pages import Page, PageRequest, page_of
 from services.gateway.app.ports import GatewayStore, GatewayUnitOfWork
 from services.gateway.domain.auth import (
@@ -106,6 +107,7 @@ class Administration:
                     occurred_at=now, tenant_id=tenant.tenant_id, name=tenant.name, currency=tenant.currency
                 )
             )
+            await record(uow, principal, "tenant.create", tenant.tenant_id, tenant.tenant_id, now)
         return CreatedTenant(tenant, secret.plaintext)
 
     async def list_tenants(self, principal: Principal, page: PageRequest = PageRequest()) -> Page[Tenant]:
@@ -142,6 +144,7 @@ class Administration:
                     occurred_at=now, tenant_id=tenant_id, project_id=project.project_id, name=project.name
                 )
             )
+            await record(uow, principal, "project.create", project.project_id, tenant_id, now)
         return project
 
     async def list_projects(
@@ -188,6 +191,7 @@ class Administration:
                 for model, gpus in sorted(command.quotas.items())
             ]
             await uow.emit_all(events)
+            await record(uow, principal, "quotas.set", project.project_id, project.tenant_id, now)
         return project
 
     async def quotas(self, principal: Principal, project_id: str) -> tuple[Project, dict[str, int]]:
@@ -239,6 +243,7 @@ class Administration:
             )
             await uow.price_books.add(event)
             await uow.emit(event)
+            await record(uow, principal, "price_book.set", tenant.tenant_id, tenant.tenant_id, now)
         return event
 
 

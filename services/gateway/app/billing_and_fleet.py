@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from pricing.credits import credit_grant_problems
 from pricing.periods import period_problems
+from services.gateway.app.audit import record
 from services.gateway.app.pages import Page, PageRequest, page_of
 from services.gateway.app.ports import GatewayStore
 from services.gateway.domain.auth import Principal, require_operator, require_tenant_access, scope_tenant
@@ -79,6 +80,7 @@ class Billing:
                 occurred_at=self._clock.now(), tenant_id=command.tenant_id, period=command.period
             )
             await uow.emit(event)
+            await record(uow, principal, "invoice.finalize", event.period, event.tenant_id, event.occurred_at)
         return event
 
     async def grant_credit(self, principal: Principal, command: GrantCredit) -> CreditGranted:
@@ -99,6 +101,7 @@ class Billing:
                 note=command.note,
             )
             await uow.emit(event)
+            await record(uow, principal, "credit.grant", event.grant_id, event.tenant_id, event.occurred_at)
         return event
 
     async def request_void(self, principal: Principal, command: VoidInvoice) -> InvoiceVoidRequested:
@@ -121,6 +124,7 @@ class Billing:
                 reason=command.reason.strip(),
             )
             await uow.emit(event)
+            await record(uow, principal, "invoice.void", event.invoice_id, event.tenant_id, event.occurred_at)
         return event
 
 

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from pricing.budgets import DEFAULT_THRESHOLDS, OnExhaustion, budget_problems
 from pricing.periods import period_problems
+from services.gateway.app.audit import record
 from services.gateway.app.pages import Page, PageRequest
 from services.gateway.app.ports import GatewayStore, GatewayUnitOfWork
 from services.gateway.domain.auth import Principal, Role, require_role, require_tenant_access, scope_tenant
@@ -132,6 +133,7 @@ class BillingControls:
                 on_exhaustion=command.on_exhaustion,
             )
             await uow.emit(event)
+            await record(uow, principal, "budget.set", event.budget_id, tenant_id, event.occurred_at)
         return event
 
     async def budgets(self, principal: Principal, tenant_id: str | None, period: str | None) -> TenantBudgets:
@@ -178,6 +180,8 @@ class BillingControls:
                 event_types=sorted(set(command.event_types)),
             )
             await uow.emit(event)
+            at = event.occurred_at
+            await record(uow, principal, "webhook.register", event.endpoint_id, event.tenant_id, at)
         return RegisteredWebhook(event, secret if command.secret is None else None)
 
     async def remove_webhook(
@@ -190,6 +194,7 @@ class BillingControls:
         )
         async with self._store.transaction() as uow:
             await uow.emit(event)
+            await record(uow, principal, "webhook.remove", endpoint_id, tenant_id, event.occurred_at)
         return event
 
     async def webhooks(self, principal: Principal, tenant_id: str) -> TenantWebhooks:

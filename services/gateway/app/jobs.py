@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from services.gateway.app.audit import record
 from services.gateway.app.ports import GatewayStore, GatewayUnitOfWork, JobQuery
 from services.gateway.domain.auth import Principal, Role, require_role, require_tenant_access, scope_tenant
 from services.gateway.domain.errors import IdempotencyKeyReused, InvalidInput, NotFound
@@ -103,6 +104,7 @@ class Jobs:
                     spec=job.spec,
                 )
             )
+            await record(uow, principal, "job.submit", job.job_id, job.tenant_id, now)
         return Submitted(job, created=True)
 
     def _in_class(self, submitted: JobSubmission, project_max: str | None) -> JobSpec:
@@ -145,6 +147,7 @@ class Jobs:
             job = replace(job, cancel_requested_at=now)
             await uow.jobs.save(job)
             await uow.emit(JobCancelRequested(occurred_at=now, tenant_id=job.tenant_id, job_id=job.job_id))
+            await record(uow, principal, "job.cancel", job.job_id, job.tenant_id, now)
         return job
 
 

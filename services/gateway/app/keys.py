@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from services.gateway.app.audit import record
 from services.gateway.app.pages import Page, PageRequest, page_of
 from services.gateway.app.ports import GatewayStore, GatewayUnitOfWork
 from services.gateway.domain.auth import (
@@ -62,6 +63,7 @@ class KeyManagement:
             if await uow.tenants.get(command.tenant_id) is None:
                 raise NotFound("tenant", command.tenant_id)
             await uow.api_keys.add(key)
+            await record(uow, principal, "key.create", key.key_id, key.tenant_id, now)
         return CreatedKey(key, secret.plaintext)
 
     async def list_keys(
@@ -98,6 +100,8 @@ class KeyManagement:
                 previous_key_expires_at=None,
             )
             await uow.api_keys.save(revoked)
+            assert revoked.revoked_at is not None
+            await record(uow, principal, "key.revoke", key_id, key.tenant_id, revoked.revoked_at)
         return revoked
 
     async def rotate_key(self, principal: Principal, key_id: str, grace_s: int = 0) -> CreatedKey:
@@ -120,6 +124,7 @@ class KeyManagement:
                 previous_key_expires_at=now + grace if grace else None,
             )
             await uow.api_keys.save(rotated)
+            await record(uow, principal, "key.rotate", key_id, key.tenant_id, now)
         return CreatedKey(rotated, secret.plaintext)
 
 

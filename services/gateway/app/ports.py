@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from services.gateway.domain.audit import AuditEntry
 from services.gateway.domain.model import ApiKey, Invoice, Job, Node, Project, Tenant
 from services.gateway.domain.requests import JobPageCursor
 from shared.events.base import Event
@@ -127,6 +128,25 @@ class InvoiceRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class AuditQuery:
+    tenant_id: str | None  # None: every tenant's entries and the platform's own (operator)
+    action: str | None
+    since: datetime | None  # entries at or after this instant
+    before_entry_id: int | None  # keyset: entries older than this one (None: from the newest)
+    limit: int
+
+
+class AuditLog(Protocol):
+    """Append-only: there is no way to change or remove an entry."""
+
+    async def append(self, entry: AuditEntry) -> None: ...
+
+    async def list(self, query: AuditQuery) -> list[AuditEntry]:
+        """Newest first (by entry id), strictly before query.before_entry_id, at most query.limit."""
+        ...
+
+
 class GatewayUnitOfWork(Protocol):
     @property
     def tenants(self) -> TenantRepository: ...
@@ -144,6 +164,8 @@ class GatewayUnitOfWork(Protocol):
     def quotas(self) -> QuotaRepository: ...
     @property
     def price_books(self) -> PriceBookRepository: ...
+    @property
+    def audit(self) -> AuditLog: ...
 
     async def emit(self, event: Event) -> None: ...
     async def emit_all(self, events: list[Event]) -> None: ...

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from services.gateway.app.administration import Administration
+from services.gateway.app.audit import AuditTrail
 from services.gateway.app.authentication import Authenticator
 from services.gateway.app.billing_and_fleet import Billing, Fleet
 from services.gateway.app.billing_controls import BillingControls, MeteringReader
@@ -33,6 +34,7 @@ class GatewayUseCases:
     billing_controls: BillingControls
     usage_and_exports: UsageAndExports
     chargeback: Chargeback
+    audit: AuditTrail
 
     @classmethod
     def build(
@@ -62,4 +64,5 @@ class GatewayUseCases:
             ),
             usage_and_exports=UsageAndExports(billing, metering),
             chargeback=Chargeback(metering),
+            audit=AuditTrail(store),
         )

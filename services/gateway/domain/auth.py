@@ -48,6 +48,7 @@ class Principal:
     tenant_id: str | None
     role: Role | None
     key_id: str | None = None
+    request_id: str | None = None  # the request it calls with (X-Request-Id or trace id), for the audit log
 
     @property
     def is_operator(self) -> bool:

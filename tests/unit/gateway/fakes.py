@@ -9,7 +9,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from services.gateway.app.ports import GatewayUnitOfWork, JobQuery
+from services.gateway.app.ports import AuditQuery, GatewayUnitOfWork, JobQuery
+from services.gateway.domain.audit import AuditEntry
 from services.gateway.domain.model import ApiKey, Invoice, Job, Node, Project, Tenant
 from shared.events.base import Event
 from shared.events.gateway import PriceBookSet
@@ -28,6 +29,7 @@ class _State:
     quotas: dict[str, dict[str, int]] = field(default_factory=dict)
     price_books: list[PriceBookSet] = field(default_factory=list)
     outbox: list[Event] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
     key_touches: int = 0  # writes of a key's last_used_at
 
 
@@ -219,6 +221,25 @@ class _PriceBooks:
         return max(found, key=lambda v: (starts(v), v.occurred_at), default=None)
 
 
+class _AuditLog:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    async def append(self, entry: AuditEntry) -> None:
+        self._s.audit.append(replace(entry, entry_id=len(self._s.audit) + 1))
+
+    async def list(self, query: AuditQuery) -> list[AuditEntry]:
+        found = [
+            e
+            for e in reversed(self._s.audit)
+            if (query.tenant_id is None or e.tenant_id == query.tenant_id)
+            and (query.action is None or e.action == query.action)
+            and (query.since is None or e.at >= query.since)
+            and (query.before_entry_id is None or e.entry_id < query.before_entry_id)
+        ]
+        return found[: query.limit]
+
+
 class InMemoryUnitOfWork:
     def __init__(self, state: _State) -> None:
         self.tenants = _Tenants(state)
@@ -229,6 +250,7 @@ class InMemoryUnitOfWork:
         self.invoices = _Invoices(state)
         self.quotas = _Quotas(state)
         self.price_books = _PriceBooks(state)
+        self.audit = _AuditLog(state)
         self._state = state
 
     async def emit(self, event: Event) -> None:

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.gateway.adapters.http import (
     routes_admin,
+    routes_audit,
     routes_billing_fleet,
     routes_budgets_webhooks,
     routes_chargeback,
@@ -48,6 +49,7 @@ def create_http_app(use_cases: GatewayUseCases, *, max_body_bytes: int = DEFAULT
         routes_budgets_webhooks.router,
         routes_usage_exports.router,
         routes_chargeback.router,
+        routes_audit.router,
     )
     for router in routers:
         app.include_router(router, responses=_PROBLEM_RESPONSES)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from opentelemetry import trace
 
 from services.gateway.app.pages import PageRequest
 from services.gateway.app.use_cases import GatewayUseCases
+from services.gateway.domain.audit import clean_request_id
 from services.gateway.domain.auth import Principal
 from services.gateway.domain.errors import Unauthenticated
 from services.gateway.domain.pages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -36,7 +39,18 @@ async def _principal(
     if authorization and bearer is None:
         raise Unauthenticated("the Authorization header must be 'Bearer <API key>'")
     presented = bearer.credentials if bearer is not None else api_key
-    return await use_cases.authenticator.authenticate(presented)
+    principal = await use_cases.authenticator.authenticate(presented)
+    return replace(principal, request_id=_request_id(request))
+
+
+def _request_id(request: Request) -> str | None:
+    """What the audit log records the request by: the caller's X-Request-Id, else the request's trace id
+    (the span TracingMiddleware opened), else none."""
+    presented = clean_request_id(request.headers.get("x-request-id"))
+    if presented is not None:
+        return presented
+    span = trace.get_current_span().get_span_context()
+    return format(span.trace_id, "032x") if span.is_valid else None
 
 
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]

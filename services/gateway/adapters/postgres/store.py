@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+from services.gateway.adapters.postgres.audit_log import PgAuditLog
 from services.gateway.adapters.postgres.key_repository import PgApiKeys
 from services.gateway.adapters.postgres.repositories import (
     PgInvoices,
@@ -33,6 +34,7 @@ class PgUnitOfWork:
         self.invoices = PgInvoices(tx.conn)
         self.quotas = PgQuotas(tx.conn)
         self.price_books = PgPriceBooks(tx.conn)
+        self.audit = PgAuditLog(tx.conn)
 
     async def emit(self, event: Event) -> None:
         await self._tx.emit(event)
