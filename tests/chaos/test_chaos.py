@@ -36,7 +36,7 @@ from shared.infra.launcher import Factory, FactoryConfig, pick_ports
 from tests.chaos import ledger
 from tests.chaos.clients import FailoverClient
 from tests.chaos.faults import FaultInjector, draw_faults
-from tests.chaos.probes import consumers_behind, dead_letter_ids, publish_poison
+from tests.chaos.probes import consumers_behind, dead_letter_ids, publish_poison, streams_with_fewer_copies
 from tests.chaos.report import ChaosReport
 from tests.support.nats_cluster import NatsCluster
 from tests.support.workload_records import runs
@@ -216,6 +216,11 @@ def test_nothing_is_lost_or_billed_twice_while_every_process_is_killed_in_turn(
         )
         released = read_events_now(factory, AllocationReleased)
         report.jobs, report.allocations = len(submitted), len(bound)
+        epochs = sorted({b.epoch for b in bound})
+        report.check(
+            f"the standby scheduler took over: jobs bound under epochs {epochs}",
+            [] if len(epochs) >= 2 else ["every allocation was bound by one leader"],
+        )
         report.check(
             "no GPU bound to two allocations at once (events)", ledger.gpu_double_bookings(bound, released)
         )
@@ -229,6 +234,10 @@ def test_nothing_is_lost_or_billed_twice_while_every_process_is_killed_in_turn(
                 f"{tenant.name}'s invoice equals the bill from the allocation events ({tenant.currency})",
                 eventually(lambda t=tenant, e=expected: invoice_differences(t, e), 60),
             )
+        report.check(
+            "every stream and the leader lease kept in three copies",
+            streams_with_fewer_copies(factory.nats_url, 3),
+        )
         report.check(
             "every durable consumer caught up", eventually(lambda: consumers_behind(factory.nats_url), 60)
         )
