@@ -13,6 +13,7 @@ import nats
 
 from services.scheduler.adapters.lease import LEASE_BUCKET, LEASE_KEY
 from shared.infra.launcher import Factory
+from shared.messaging.broker import nats_servers
 from tests.support.nats_cluster import NatsCluster
 
 TARGETS = ("gateway", "scheduler", "ingest", "metering", "agent", "nats-server", "postgresql")
@@ -91,7 +92,7 @@ def leader_instance(nats_url: str) -> str:
     """The scheduler instance holding the leader lease (its holder is the instance id)."""
 
     async def read() -> str:
-        connection = await nats.connect(servers=nats_url.split(","))
+        connection = await nats.connect(servers=nats_servers(nats_url))
         try:
             entry = await (await connection.jetstream().key_value(LEASE_BUCKET)).get(LEASE_KEY)
             return (entry.value or b"").decode()

@@ -191,11 +191,10 @@ def test_nothing_is_lost_or_billed_twice_while_every_process_is_killed_in_turn(
         report.faults = FaultInjector(factory, cluster, rng).run(draw_faults(rng))
         submitter.join()
         submitted, poisons = outcome["sent"]
+        by_key = {job.key: job for job in planned}
         expected_state = {
-            job_id: "succeeded" if planned_job.exit_code == 0 else "failed"
+            job_id: "succeeded" if by_key[key].exit_code == 0 else "failed"
             for job_id, key in submitted.items()
-            for planned_job in planned
-            if planned_job.key == key
         }
 
         def job_states() -> dict[str, str]:
